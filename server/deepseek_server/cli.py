@@ -1,0 +1,83 @@
+"""``deepseek-server``: run the gateway and administer it."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import signal
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from deepseek_server.app import Gateway, StartupError
+from deepseek_server.config import ConfigError, Settings, describe_settings, load_settings
+from deepseek_server.logs import configure_logging
+
+CONFIG_ENV = "DEEPSEEK_CONFIG"
+EXIT_OK, EXIT_FAILURE, EXIT_BAD_CONFIG = 0, 1, 2
+
+_log = logging.getLogger("deepseek_server")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of ``deepseek-server`` and ``python -m deepseek_server``."""
+    args = _parser().parse_args(argv)
+    if args.command == "settings":
+        for name, default, help_text in describe_settings():
+            print(f"{name} = {default}\n    {help_text}")
+        return EXIT_OK
+    config = args.config or (Path(os.environ[CONFIG_ENV]) if os.environ.get(CONFIG_ENV) else None)
+    try:
+        settings = load_settings(config)
+    except ConfigError as exc:
+        print(f"deepseek-server: {exc}", file=sys.stderr)
+        return EXIT_BAD_CONFIG
+    configure_logging(settings.logging)
+    if args.command == "check-config":
+        print(f"settings OK ({config or 'embedded defaults'})")
+        return EXIT_OK
+    try:
+        return asyncio.run(serve(settings))
+    except StartupError as exc:
+        _log.error("cannot start: %s", exc)
+        return EXIT_FAILURE
+
+
+async def serve(settings: Settings) -> int:
+    """Serve until SIGTERM or SIGINT, then shut down gracefully."""
+    gateway = Gateway(settings)
+    await gateway.start()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    await stop.wait()
+    await gateway.stop()
+    return EXIT_OK
+
+
+def _parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--config",
+        type=Path,
+        default=argparse.SUPPRESS,
+        help=f"TOML settings file (default: ${CONFIG_ENV}, else embedded defaults); "
+        "DEEPSEEK__<SECTION>__<KEY> environment variables override it",
+    )
+    parser = argparse.ArgumentParser(
+        prog="deepseek-server",
+        description="The DeepSeek HPC gateway. Without a command, serves on the embedded defaults.",
+        parents=[common],
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, help_text in (
+        ("serve", "serve the gateway until SIGTERM/SIGINT (the default)"),
+        ("check-config", "validate the settings and exit"),
+        ("settings", "list every setting with its default and meaning"),
+    ):
+        commands.add_parser(name, help=help_text, parents=[common])
+    parser.set_defaults(command="serve", config=None)
+    return parser
