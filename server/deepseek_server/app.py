@@ -13,7 +13,7 @@ from grpc_reflection.v1alpha import reflection
 
 from deepseek_server.config import ServerSettings, Settings
 from deepseek_server.interceptors import ErrorMappingInterceptor, RequestContextInterceptor
-from deepseek_server.storage import Store, open_store
+from deepseek_server.storage import SqliteOptions, Store, StoreError, open_store
 from deepseek_server.transport import register_services
 
 _log = logging.getLogger(__name__)
@@ -70,7 +70,12 @@ class Gateway:
             storage.state_dir.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise StartupError(f"cannot create state directory {storage.state_dir}: {exc}") from exc
-        self._store = await open_store(storage.database_path, synchronous=storage.synchronous)
+        try:
+            self._store = await open_store(
+                storage.database_path, SqliteOptions(synchronous=storage.synchronous)
+            )
+        except StoreError as exc:
+            raise StartupError(str(exc)) from exc
         target = _join_host_port(self.settings.server.host, self.settings.server.port)
         try:
             self.port = self.server.add_insecure_port(target)
