@@ -153,7 +153,7 @@ def _read_toml(path: Path) -> list[tuple[str, str, Any]]:
         raise ConfigError(f"settings file {path} cannot be read: {exc}") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"settings file {path} is not valid TOML: {exc}") from None
-    entries = []
+    entries: list[tuple[str, str, Any]] = []
     for section, table in document.items():
         if not isinstance(table, dict):
             raise ConfigError(

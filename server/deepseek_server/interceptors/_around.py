@@ -11,12 +11,14 @@ import abc
 import inspect
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
-from typing import Any
+from typing import Any, TypeAlias
 
 import grpc
 import grpc.aio
 
 Behavior = Callable[[Any, grpc.aio.ServicerContext[Any, Any]], Any]
+# The stubs make RpcMethodHandler generic; at run time it is not subscriptable.
+Handler: TypeAlias = "grpc.RpcMethodHandler[Any, Any]"
 
 
 def method_name(details: grpc.HandlerCallDetails) -> str:
@@ -29,7 +31,7 @@ class AroundInterceptor(grpc.aio.ServerInterceptor, abc.ABC):
     """Wraps every handler's behaviour in :meth:`around`; wrapped handlers are cached per method."""
 
     def __init__(self) -> None:
-        self._wrapped: dict[str, grpc.RpcMethodHandler] = {}
+        self._wrapped: dict[str, Handler] = {}
 
     @abc.abstractmethod
     def around(
@@ -39,9 +41,9 @@ class AroundInterceptor(grpc.aio.ServerInterceptor, abc.ABC):
 
     async def intercept_service(
         self,
-        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[Handler | None]],
         handler_call_details: grpc.HandlerCallDetails,
-    ) -> grpc.RpcMethodHandler:
+    ) -> Handler | None:
         method = method_name(handler_call_details)
         wrapped = self._wrapped.get(method)
         if wrapped is not None:
@@ -55,10 +57,10 @@ class AroundInterceptor(grpc.aio.ServerInterceptor, abc.ABC):
 
 
 def _wrap(
-    handler: grpc.RpcMethodHandler,
+    handler: Handler,
     method: str,
     around: Callable[[str, grpc.aio.ServicerContext[Any, Any]], AbstractAsyncContextManager[None]],
-) -> grpc.RpcMethodHandler:
+) -> Handler:
     shape = _shape(handler)
     behavior: Behavior = getattr(handler, shape)
 
@@ -81,7 +83,7 @@ def _wrap(
     return handler._replace(**{shape: called})  # type: ignore[attr-defined, no-any-return]
 
 
-def _shape(handler: grpc.RpcMethodHandler) -> str:
+def _shape(handler: Handler) -> str:
     if handler.request_streaming:
         return "stream_stream" if handler.response_streaming else "stream_unary"
     return "unary_stream" if handler.response_streaming else "unary_unary"

@@ -17,6 +17,7 @@ from typing import Any
 
 import grpc.aio
 from google.protobuf import any_pb2, duration_pb2
+from google.protobuf.message import Message
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
@@ -66,7 +67,7 @@ class ErrorMappingInterceptor(AroundInterceptor):
 def status_from_error(exc: errors.GatewayError) -> status_pb2.Status:
     """The ``google.rpc.Status`` a caller receives for ``exc``."""
     code = _code_of(exc)
-    details = [_error_info(exc.reason, exc.metadata)]
+    details: list[Message] = [_error_info(exc.reason, exc.metadata)]
     if isinstance(exc, errors.InvalidArgument):
         details.append(
             error_details_pb2.BadRequest(
@@ -119,7 +120,7 @@ def _duration(seconds: float) -> duration_pb2.Duration:
     return duration_pb2.Duration(seconds=whole, nanos=round((seconds - whole) * 1e9))
 
 
-def _status(code: int, message: str, details: list[Any]) -> status_pb2.Status:
+def _status(code: int, message: str, details: list[Message]) -> status_pb2.Status:
     packed = []
     for detail in details:
         holder = any_pb2.Any()

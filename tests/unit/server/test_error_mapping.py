@@ -21,7 +21,7 @@ def unpack(details: list[any_pb2.Any]) -> dict[str, Message]:
             error_details_pb2.RetryInfo,
             error_details_pb2.ResourceInfo,
         ):
-            if packed.Is(kind.DESCRIPTOR):
+            if packed.TypeName() == kind.DESCRIPTOR.full_name:
                 message = kind()
                 packed.Unpack(message)
                 found[kind.__name__] = message

@@ -1,0 +1,1 @@
+"""DeepSeek HPC Gateway generated protobuf packages."""

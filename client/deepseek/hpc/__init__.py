@@ -1,0 +1,1 @@
+"""DeepSeek HPC Gateway API (package deepseek.hpc)."""
