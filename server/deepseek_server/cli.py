@@ -47,12 +47,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 async def serve(settings: Settings) -> int:
     """Serve until SIGTERM or SIGINT, then shut down gracefully."""
-    gateway = Gateway(settings)
-    await gateway.start()
+    # Handlers go in first: a SIGTERM that arrives while starting must still stop gracefully.
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
+    gateway = Gateway(settings)
+    await gateway.start()
     await stop.wait()
     await gateway.stop()
     return EXIT_OK

@@ -159,11 +159,15 @@ async def faulty_gateway(
     await gateway.stop(grace=0)
 
 
+def _faulty(channel: grpc.aio.Channel, method: str, *, stream: bool = False) -> Any:
+    """A callable for ``test.Faulty/method`` taking and returning raw bytes."""
+    return (channel.unary_stream if stream else channel.unary_unary)(f"/test.Faulty/{method}")
+
+
 async def _call(address: str, method: str, **kwargs: Any) -> ds.APIException:
     async with grpc.aio.insecure_channel(address) as channel:
-        call = channel.unary_unary(f"/test.Faulty/{method}")
         with pytest.raises(grpc.aio.AioRpcError) as raised:
-            await call(b"", **kwargs)
+            await _faulty(channel, method)(b"", **kwargs)
     return ds.from_rpc_error(raised.value)
 
 
@@ -231,7 +235,7 @@ async def test_an_error_raised_mid_stream_arrives_after_the_messages_before_it(
 
     async with grpc.aio.insecure_channel(faulty_gateway[0].address) as channel:
         with pytest.raises(grpc.aio.AioRpcError) as raised:
-            await read_all(channel.unary_stream("/test.Faulty/Stream")(b""))
+            await read_all(_faulty(channel, "Stream", stream=True)(b""))
     exc = ds.from_rpc_error(raised.value)
 
     assert received == [b"first"]
@@ -247,14 +251,14 @@ async def test_stop_drains_calls_in_flight_and_refuses_new_ones(
         health = health_pb2_grpc.HealthStub(channel)
         watch = health.Watch(health_pb2.HealthCheckRequest(service=""))
         assert (await watch.read()).status == health_pb2.HealthCheckResponse.SERVING
-        in_flight = asyncio.ensure_future(channel.unary_unary("/test.Faulty/Slow")(b""))
+        in_flight = asyncio.ensure_future(_faulty(channel, "Slow")(b""))
         await asyncio.wait_for(faulty.entered.wait(), 10)
 
         stopping = asyncio.ensure_future(gateway.stop(grace=30))
         assert (await watch.read()).status == health_pb2.HealthCheckResponse.NOT_SERVING
         watch.cancel()  # a watcher told NOT_SERVING goes elsewhere; this one would hold the grace
         with pytest.raises(grpc.aio.AioRpcError) as refused:
-            await channel.unary_unary("/test.Faulty/Missing")(b"", timeout=5)
+            await _faulty(channel, "Missing")(b"", timeout=5)
         faulty.release.set()
 
         assert await asyncio.wait_for(in_flight, 10) == b"finished"
