@@ -17,12 +17,14 @@ from ._errors import (
     StoreClosedError,
     StoreError,
 )
+from ._group_commit import GroupCommit
 from ._meta import installation_id
 from ._open import open_store
 from ._sqlite import SqliteOptions, SqliteStore
 
 __all__ = [
     "ConstraintError",
+    "GroupCommit",
     "MigrationError",
     "Params",
     "Queryable",
