@@ -4,12 +4,20 @@ import deepseek_api as ds
 
 with ds.DeepSeekClient("https://api.deepseek.supercomp.cn", credentials={...}) as client:
     try:
-        client.check_health()
+        job = client.create_job({
+            "job_name": "protein_folding_2023",
+            "resource_spec": {"nodes": 8, "gpus_per_node": 4, "memory_gb": 512},
+            "command": "gromacs -s topol.tpr -ntomp 32 -gpu_id 0,1,2,3",
+        })
+        job.submit()
+        job.wait()
+        print(job.status, job.exit_code)
     except ds.APIException as e:
         print(e.code, e.message)
 """
 
 from deepseek_api._async_client import AsyncDeepSeekClient
+from deepseek_api._capabilities import Capabilities, Partition
 from deepseek_api._client import DeepSeekClient
 from deepseek_api._config import ChannelOptions, TlsConfig
 from deepseek_api._errors import (
@@ -35,15 +43,20 @@ from deepseek_api._errors import (
     Unimplemented,
     Unknown,
 )
+from deepseek_api._job import Amount, AsyncJob, Job, ResourceUsage
 from deepseek_api._status import from_rpc_error
 from deepseek_api._version import __version__
+from deepseek_api._watch import JobEvent
 
 __all__ = [
     "APIException",
     "Aborted",
     "AlreadyExists",
+    "Amount",
     "AsyncDeepSeekClient",
+    "AsyncJob",
     "Cancelled",
+    "Capabilities",
     "ChannelOptions",
     "ClientError",
     "DataLoss",
@@ -53,11 +66,15 @@ __all__ = [
     "FieldViolation",
     "Internal",
     "InvalidArgument",
+    "Job",
+    "JobEvent",
     "NotFound",
     "OutOfRange",
+    "Partition",
     "PermissionDenied",
     "QuotaViolation",
     "ResourceExhausted",
+    "ResourceUsage",
     "ServerError",
     "TlsConfig",
     "Unauthenticated",

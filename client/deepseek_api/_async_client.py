@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Mapping
+import asyncio
+import contextlib
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterable, Mapping, Sequence
+from datetime import datetime
 from types import TracebackType
 from typing import Any, Self, TypeVar, cast
 
 import grpc
 
-from deepseek_api import _calls, _health
+from deepseek.hpc.v1 import job_pb2, job_pb2_grpc
+from deepseek_api import _calls, _health, _jobs, _watch
+from deepseek_api._capabilities import Capabilities
 from deepseek_api._config import ChannelOptions, TlsConfig
 from deepseek_api._core import USE_CLIENT_DEFAULT, CallTimeout, ClientCore
+from deepseek_api._errors import APIException, DeadlineExceeded
+from deepseek_api._job import AsyncJob, LogStreamName
+from deepseek_api._specs import JobSpecLike
+from deepseek_api._watch import JobEvent
 
 _Request = TypeVar("_Request")
 _Response = TypeVar("_Response")
@@ -52,6 +61,94 @@ class AsyncDeepSeekClient(ClientCore):
             self._stub(_health.HealthStub).Check, _health.health_check_request(service)
         )
         return _health.serving_status(response)
+
+    async def create_job(
+        self, spec: JobSpecLike, *, submit: bool = False, request_id: str | None = None
+    ) -> AsyncJob:
+        """Create a job. See :meth:`DeepSeekClient.create_job`."""
+        request = _jobs.create_job_request(spec, submit=submit, request_id=request_id)
+        return self._job((await self._unary(self._job_service().CreateJob, request)).job)
+
+    async def batch_create_jobs(
+        self,
+        specs: Sequence[JobSpecLike],
+        *,
+        submit: bool = False,
+        request_ids: Sequence[str] | None = None,
+    ) -> list[AsyncJob | APIException]:
+        """Create up to 1,000 jobs in one call. See :meth:`DeepSeekClient.batch_create_jobs`."""
+        if not specs:
+            return []
+        request = _jobs.batch_create_jobs_request(specs, submit=submit, request_ids=request_ids)
+        response = await self._unary(self._job_service().BatchCreateJobs, request)
+        return _jobs.batch_results(response, self._job)
+
+    async def get_job(self, job_id: str) -> AsyncJob:
+        """Fetch a job. See :meth:`DeepSeekClient.get_job`."""
+        request = job_pb2.GetJobRequest(id=job_id)
+        return self._job((await self._unary(self._job_service().GetJob, request)).job)
+
+    async def submit_job(self, job_id: str) -> AsyncJob:
+        """Submit a CREATED job. See :meth:`DeepSeekClient.submit_job`."""
+        request = job_pb2.SubmitJobRequest(id=job_id)
+        return self._job((await self._unary(self._job_service().SubmitJob, request)).job)
+
+    async def cancel_job(self, job_id: str) -> AsyncJob:
+        """Cancel a job. See :meth:`DeepSeekClient.cancel_job`."""
+        request = job_pb2.CancelJobRequest(id=job_id)
+        return self._job((await self._unary(self._job_service().CancelJob, request)).job)
+
+    def list_jobs(
+        self,
+        *,
+        states: Iterable[str] | None = None,
+        name_prefix: str | None = None,
+        labels: Mapping[str, str] | None = None,
+        created_after: datetime | None = None,
+        created_before: datetime | None = None,
+        page_size: int = 100,
+    ) -> AsyncIterator[AsyncJob]:
+        """The caller's jobs, newest first, as an async iterator fetching pages lazily.
+        See :meth:`DeepSeekClient.list_jobs`."""
+        request = _jobs.list_jobs_request(
+            states=states,
+            name_prefix=name_prefix,
+            labels=labels,
+            created_after=created_after,
+            created_before=created_before,
+            page_size=page_size,
+        )
+        return self._list_pages(request)
+
+    def watch_jobs(
+        self, job_ids: Iterable[str] | None = None, *, after_sequence: int = 0
+    ) -> AsyncIterator[JobEvent[AsyncJob]]:
+        """Follow jobs' state changes, resuming across server restarts, as an async
+        iterator. See :meth:`DeepSeekClient.watch_jobs`."""
+        return self._watch(_watch.watch_request(job_ids, after_sequence), deadline=None)
+
+    def read_logs(
+        self,
+        job_id: str,
+        stream: LogStreamName = "stdout",
+        *,
+        offset: int = 0,
+        follow: bool = False,
+    ) -> AsyncIterator[bytes]:
+        """A job's output as an async iterator of byte chunks.
+        See :meth:`DeepSeekClient.read_logs`."""
+        request = _jobs.read_logs_request(job_id, stream, offset=offset, follow=follow)
+        timeout: CallTimeout = None if follow else USE_CLIENT_DEFAULT
+        return self._log_data(
+            self._server_stream(self._job_service().ReadJobLogs, request, timeout=timeout)
+        )
+
+    async def get_capabilities(self) -> Capabilities:
+        """What the executor can run. See :meth:`DeepSeekClient.get_capabilities`."""
+        request = job_pb2.GetCapabilitiesRequest()
+        return Capabilities.from_proto(
+            await self._unary(self._job_service().GetCapabilities, request)
+        )
 
     async def close(self) -> None:
         """Close the channel, cancelling calls in flight. Closing again does nothing."""
@@ -103,5 +200,57 @@ class AsyncDeepSeekClient(ClientCore):
         request: _Request,
         *,
         timeout: CallTimeout = USE_CLIENT_DEFAULT,
-    ) -> AsyncIterator[_Response]:
+    ) -> AsyncGenerator[_Response]:
         return _calls.server_stream_async(method, request, self._call_timeout(timeout))
+
+    def _job_service(self) -> job_pb2_grpc.JobServiceAsyncStub:
+        return self._stub(job_pb2_grpc.JobServiceStub)
+
+    def _job(self, proto: job_pb2.Job) -> AsyncJob:
+        return AsyncJob(proto, self)
+
+    async def _list_pages(self, request: job_pb2.ListJobsRequest | None) -> AsyncIterator[AsyncJob]:
+        while request is not None:
+            response = await self._unary(self._job_service().ListJobs, request)
+            for job in response.jobs:
+                yield self._job(job)
+            request = _jobs.next_page_request(request, response)
+
+    async def _log_data(
+        self, responses: AsyncGenerator[job_pb2.ReadJobLogsResponse]
+    ) -> AsyncIterator[bytes]:
+        async with contextlib.aclosing(responses):
+            async for response in responses:
+                yield response.data
+
+    async def _watch(
+        self, request: job_pb2.WatchJobsRequest, deadline: float | None
+    ) -> AsyncGenerator[JobEvent[AsyncJob]]:
+        resumption = _watch.Resumption(request, self._watch_backoff, deadline)
+        while True:
+            events = self._server_stream(
+                self._job_service().WatchJobs, resumption.request(), timeout=resumption.timeout()
+            )
+            try:
+                async with contextlib.aclosing(events):
+                    async for response in events:
+                        resumption.received(response.event)
+                        yield JobEvent.from_proto(response.event, self._job)
+            except APIException as err:
+                await asyncio.sleep(resumption.delay_after(err))
+            else:
+                return
+
+    async def _wait_for_job(self, job_id: str, timeout: float | None) -> AsyncJob:  # noqa: ASYNC109
+        request = _watch.watch_request([job_id], after_sequence=0)
+        try:
+            async with contextlib.aclosing(
+                self._watch(request, _watch.deadline_after(timeout))
+            ) as events:
+                async for event in events:
+                    if event.job is not None and event.job.is_done:
+                        return event.job
+        except DeadlineExceeded as err:
+            raise TimeoutError(f"job {job_id} is not done after {timeout} seconds") from err
+        # The server ends the stream once the job is done and its last transition sent.
+        return await self.get_job(job_id)

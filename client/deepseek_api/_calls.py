@@ -8,7 +8,7 @@ gRPC deadline, which travels to the server; ``asyncio.timeout`` would only stop 
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncGenerator, Generator
 from typing import TypeVar
 
 import grpc
@@ -35,7 +35,7 @@ def server_stream(
     method: grpc.UnaryStreamMultiCallable[_Request, _Response],
     request: _Request,
     timeout: float | None,
-) -> Iterator[_Response]:
+) -> Generator[_Response]:
     """Call a server-streaming method on first iteration; a failure mid-stream raises
     ``APIException`` after the responses that arrived before it."""
     call = method(request, timeout=timeout)
@@ -64,7 +64,7 @@ async def server_stream_async(
     method: grpc.aio.UnaryStreamMultiCallable[_Request, _Response],
     request: _Request,
     timeout: float | None,  # noqa: ASYNC109
-) -> AsyncIterator[_Response]:
+) -> AsyncGenerator[_Response]:
     """The ``grpc.aio`` twin of :func:`server_stream`."""
     call = method(request, timeout=timeout)
     try:

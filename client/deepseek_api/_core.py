@@ -7,6 +7,7 @@ import math
 from collections.abc import Mapping
 from typing import Final
 
+from deepseek_api import _watch
 from deepseek_api._channel import ChannelSpec
 from deepseek_api._config import ChannelOptions, TlsConfig
 from deepseek_api._credentials import ClientCredentials, parse_credentials
@@ -43,6 +44,7 @@ class ClientCore:
             None if credentials is None else parse_credentials(credentials)
         )
         self._timeout = _validate_timeout(timeout)
+        self._watch_backoff = _watch.DEFAULT_BACKOFF
         self._closed = False
 
     def __repr__(self) -> str:

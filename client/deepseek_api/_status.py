@@ -18,6 +18,8 @@ _STATUS_DETAILS_KEY = "grpc-status-details-bin"
 
 _Trailers = Iterable[tuple[str, str | bytes]] | None
 
+_CODE_BY_NUMBER = {code.value[0]: code for code in grpc.StatusCode}
+
 
 def from_rpc_error(err: grpc.RpcError) -> APIException:
     """Convert a ``grpc.RpcError`` (sync or ``grpc.aio``) into the matching ``APIException``.
@@ -35,6 +37,14 @@ def from_rpc_error(err: grpc.RpcError) -> APIException:
     exception = exception_class_for(code)(message, details=details)
     exception.__cause__ = err
     return exception
+
+
+def from_status(status: status_pb2.Status) -> APIException:
+    """Convert a ``google.rpc.Status`` carried in a response (a batch item's error, say)
+    into the ``APIException`` the same status would raise as a call's outcome."""
+    code = _CODE_BY_NUMBER.get(status.code, grpc.StatusCode.UNKNOWN)
+    details = [_unpack(detail) for detail in status.details]
+    return exception_class_for(code)(status.message, details=details)
 
 
 def _call_outcome(err: grpc.RpcError) -> tuple[grpc.StatusCode, str, _Trailers]:

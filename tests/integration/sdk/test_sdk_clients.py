@@ -119,7 +119,7 @@ async def test_async_leaving_a_stream_early_cancels_it_on_the_server(
             client._stub(errors_stub).StreamForever, request(grpc.StatusCode.OK), timeout=None
         )
         assert (await anext(stream)).value == "tick"
-        await stream.aclose()  # type: ignore[attr-defined]
+        await stream.aclose()
 
         await asyncio.wait_for(server.errors.stream_cancelled.wait(), timeout=10)
 
@@ -230,7 +230,7 @@ async def test_sync_leaving_a_stream_early_cancels_it_on_the_server(
                 client._stub(errors_stub).StreamForever, request(grpc.StatusCode.OK), timeout=None
             )
             first: str = next(stream).value
-            stream.close()  # type: ignore[attr-defined]
+            stream.close()
             return first
 
         assert await asyncio.to_thread(take_one) == "tick"
