@@ -11,10 +11,14 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_health.v1._async import HealthServicer
 from grpc_reflection.v1alpha import reflection
 
-from deepseek_server.config import ServerSettings, Settings
+from deepseek_server.config import ExecutorSettings, ServerSettings, Settings
+from deepseek_server.executors import Executor, GpuType, LocalExecutor
 from deepseek_server.interceptors import ErrorMappingInterceptor, RequestContextInterceptor
+from deepseek_server.jobs.service import JobService
+from deepseek_server.jobs.workspace import JobWorkspace
 from deepseek_server.storage import SqliteOptions, Store, StoreError, open_store
 from deepseek_server.transport import register_services
+from deepseek_server.transport.jobs import JobServicer
 
 _log = logging.getLogger(__name__)
 
@@ -26,30 +30,24 @@ class StartupError(RuntimeError):
 class Gateway:
     """A configured gateway. Build it, optionally add handlers to :attr:`server`, then start it.
 
-    Construction does no I/O; :meth:`start` opens the state, binds the port and starts serving;
-    :meth:`stop` drains in-flight calls within the grace period and closes the state.
+    Construction does no I/O; :meth:`start` opens the state, recovers jobs, binds the port and
+    starts serving; :meth:`stop` drains in-flight calls within the grace period, stops watching
+    jobs (they keep running and are adopted at the next start) and closes the state.
     """
 
-    def __init__(self, settings: Settings, servicers: dict[str, object] | None = None) -> None:
+    def __init__(self, settings: Settings, executor: Executor | None = None) -> None:
         self.settings = settings
+        self.executor = executor or make_executor(settings.executor)
         self.server = grpc.aio.server(
             interceptors=[RequestContextInterceptor(), ErrorMappingInterceptor()],
             options=channel_options(settings.server),
         )
         self.health = HealthServicer()
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
-        self.service_names = register_services(self.server, servicers or {})
-        if settings.server.reflection:
-            reflection.enable_server_reflection(
-                [
-                    *self.service_names,
-                    health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
-                    reflection.SERVICE_NAME,
-                ],
-                self.server,
-            )
+        self.service_names: list[str] = []
         self.port = 0
         self._store: Store | None = None
+        self._jobs: JobService | None = None
 
     @property
     def address(self) -> str:
@@ -63,24 +61,41 @@ class Gateway:
             raise RuntimeError("the gateway has not been started")
         return self._store
 
+    @property
+    def jobs(self) -> JobService:
+        """The job domain; available once started."""
+        if self._jobs is None:
+            raise RuntimeError("the gateway has not been started")
+        return self._jobs
+
     async def start(self) -> None:
-        """Open the state directory, bind the port and start serving."""
+        """Open the state, recover jobs, bind the port and start serving."""
         storage = self.settings.storage
         try:
             storage.state_dir.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise StartupError(f"cannot create state directory {storage.state_dir}: {exc}") from exc
-        try:
             self._store = await open_store(
                 storage.database_path, SqliteOptions(synchronous=storage.synchronous)
             )
-        except StoreError as exc:
-            raise StartupError(str(exc)) from exc
+        except (OSError, StoreError) as exc:
+            raise StartupError(f"cannot open the state in {storage.state_dir}: {exc}") from exc
+        self._jobs = JobService(
+            self._store,
+            self.executor,
+            JobWorkspace(storage.jobs_dir.absolute()),
+            {"PATH": self.settings.executor.job_path, "LANG": "C.UTF-8"},
+        )
+        await self._jobs.start()
+        self.service_names = register_services(self.server, {"JobService": JobServicer(self._jobs)})
+        if self.settings.server.reflection:
+            health_name = health_pb2.DESCRIPTOR.services_by_name["Health"].full_name
+            reflection.enable_server_reflection(
+                [*self.service_names, health_name, reflection.SERVICE_NAME], self.server
+            )
         target = _join_host_port(self.settings.server.host, self.settings.server.port)
         try:
             self.port = self.server.add_insecure_port(target)
         except RuntimeError as exc:
-            await self._store.close()
+            await self._close_state()
             raise StartupError(f"cannot listen on {target}: {exc}") from exc
         await self.server.start()
         for name in ("", *self.service_names):
@@ -92,10 +107,28 @@ class Gateway:
         grace = self.settings.server.grace_period_seconds if grace is None else grace
         _log.info("gateway stopping", extra={"grace_seconds": grace})
         await self.health.enter_graceful_shutdown()
+        if self._jobs is not None:
+            self._jobs.end_streams()  # watchers get UNAVAILABLE and resume elsewhere or later
         await self.server.stop(grace)
+        await self._close_state()
+        _log.info("gateway stopped")
+
+    async def _close_state(self) -> None:
+        if self._jobs is not None:
+            await self._jobs.close()
         if self._store is not None:
             await self._store.close()
-        _log.info("gateway stopped")
+
+
+def make_executor(settings: ExecutorSettings) -> Executor:
+    """The executor the settings name."""
+    return LocalExecutor(
+        cpus=settings.cpus or None,
+        memory_gb=settings.memory_gb or None,
+        gpus=settings.gpus,
+        gpu_type=GpuType(settings.gpu_type),
+        kill_grace_seconds=settings.kill_grace_seconds,
+    )
 
 
 def channel_options(settings: ServerSettings) -> list[tuple[str, Any]]:

@@ -92,6 +92,42 @@ class StorageSettings:
         """The SQLite file the gateway opens."""
         return Path(self.database) if self.database else self.state_dir / "gateway.db"
 
+    @property
+    def jobs_dir(self) -> Path:
+        """Where each job's directory (inputs, working directory, logs) lives."""
+        return self.state_dir / "jobs"
+
+
+@dataclass(frozen=True, slots=True)
+class ExecutorSettings:
+    """Where jobs run. The embedded default is ``local``: processes on this machine."""
+
+    kind: str = _setting(
+        "local", "The executor: local (processes on this machine).", choices=("local",)
+    )
+    cpus: int = _setting(
+        0, "CPUs jobs may use at once; 0 means every CPU of this machine.", min=0, max=1_000_000
+    )
+    memory_gb: int = _setting(
+        0,
+        "Memory (GiB) jobs may reserve at once; 0 means this machine's total.",
+        min=0,
+        max=1_000_000,
+    )
+    gpus: int = _setting(
+        0, "GPUs jobs may use at once (handed out as CUDA_VISIBLE_DEVICES).", min=0, max=64
+    )
+    gpu_type: str = _setting("A100", "The model of those GPUs.", choices=("A100", "H100"))
+    kill_grace_seconds: float = _setting(
+        10.0,
+        "Time between SIGTERM and SIGKILL when a job is cancelled or times out.",
+        min=0,
+        max=3600,
+    )
+    job_path: str = _setting(
+        "/usr/local/bin:/usr/bin:/bin", "PATH of every job (before the job's own environment)."
+    )
+
 
 @dataclass(frozen=True, slots=True)
 class LoggingSettings:
@@ -111,6 +147,7 @@ class Settings:
 
     server: ServerSettings = field(default_factory=ServerSettings)
     storage: StorageSettings = field(default_factory=StorageSettings)
+    executor: ExecutorSettings = field(default_factory=ExecutorSettings)
     logging: LoggingSettings = field(default_factory=LoggingSettings)
 
 

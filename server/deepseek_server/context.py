@@ -19,3 +19,23 @@ class CallContext:
 
 
 current_call: ContextVar[CallContext | None] = ContextVar("current_call", default=None)
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """Who a call acts for: the user, the API client they called through, and its scopes."""
+
+    user_id: str
+    client_id: str = ""
+    scopes: frozenset[str] = frozenset()
+
+
+LOCAL_PRINCIPAL = Principal(user_id="local")
+"""The caller when authentication is switched off (embedded single-user use)."""
+
+current_principal: ContextVar[Principal | None] = ContextVar("current_principal", default=None)
+
+
+def caller() -> Principal:
+    """The principal of the current call; :data:`LOCAL_PRINCIPAL` without authentication."""
+    return current_principal.get() or LOCAL_PRINCIPAL

@@ -16,15 +16,25 @@ from deepseek_server.config import Settings
 def settings_for(tmp_path: Path) -> Callable[..., Settings]:
     """Makes settings: embedded defaults, a free port, state under ``tmp_path``.
 
-    Keyword arguments override ``server.*`` settings.
+    Keyword arguments are sections (``server``, ``executor``, ...) mapping to overrides.
     """
 
-    def make(**server: object) -> Settings:
+    def make(**sections: dict[str, object]) -> Settings:
         defaults = Settings()
+        overrides: dict[str, dict[str, object]] = {
+            "server": {"port": 0},
+            "storage": {"state_dir": tmp_path / "var"},
+            # Short, so that tests of cancellation and timeouts of stubborn jobs stay quick.
+            "executor": {"kill_grace_seconds": 1.0},
+        }
+        for section, values in sections.items():
+            overrides[section] = {**overrides.get(section, {}), **values}
         return dataclasses.replace(
             defaults,
-            server=dataclasses.replace(defaults.server, port=0, **server),  # type: ignore[arg-type]
-            storage=dataclasses.replace(defaults.storage, state_dir=tmp_path / "var"),
+            **{
+                section: dataclasses.replace(getattr(defaults, section), **values)
+                for section, values in overrides.items()
+            },
         )
 
     return make

@@ -13,7 +13,14 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
 import deepseek_api as ds
-from deepseek.hpc.v1 import data_pb2, data_pb2_grpc, job_pb2, job_pb2_grpc
+from deepseek.hpc.v1 import (
+    account_pb2,
+    account_pb2_grpc,
+    audit_pb2,
+    audit_pb2_grpc,
+    data_pb2,
+    data_pb2_grpc,
+)
 from deepseek_server import errors
 from deepseek_server.app import Gateway
 from deepseek_server.config import Settings
@@ -51,7 +58,7 @@ async def test_reflection_lists_the_api_health_and_reflection(gateway: Gateway) 
 
 
 async def test_reflection_can_be_switched_off(settings_for: SettingsFactory) -> None:
-    gateway = Gateway(settings_for(reflection=False))
+    gateway = Gateway(settings_for(server={"reflection": False}))
     await gateway.start()
     try:
         async with grpc.aio.insecure_channel(gateway.address) as channel:
@@ -71,11 +78,14 @@ async def test_methods_not_built_yet_answer_unimplemented_in_every_call_shape(
     gateway: Gateway,
 ) -> None:
     async with grpc.aio.insecure_channel(gateway.address) as channel:
-        jobs = job_pb2_grpc.JobServiceStub(channel)
+        audit = audit_pb2_grpc.AuditServiceStub(channel)
+        accounts = account_pb2_grpc.AccountServiceStub(channel)
         data = data_pb2_grpc.DataChunkServiceStub(channel)
         calls: dict[str, Any] = {
-            "unary": jobs.GetJob(job_pb2.GetJobRequest(id="job-1")),
-            "server stream": _drain(jobs.WatchJobs(job_pb2.WatchJobsRequest())),
+            "unary": audit.ListAuditRecords(audit_pb2.ListAuditRecordsRequest()),
+            "server stream": _drain(
+                accounts.WatchQuotaAlerts(account_pb2.WatchQuotaAlertsRequest())
+            ),
             "bidi stream": _drain(data.Upload(iter([data_pb2.UploadRequest()]))),
         }
         raised = {}

@@ -1,0 +1,118 @@
+"""Jobs to and from database rows: the spec and the changing status as compact JSON."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from deepseek_server.executors.base import GpuType
+from deepseek_server.jobs.model import Job, JobSpec, JobState, StateReason, Usage
+
+
+def micros(moment: datetime) -> int:
+    """Microseconds since the Unix epoch."""
+    return int(moment.timestamp() * 1_000_000)
+
+
+def from_micros(value: int | None) -> datetime | None:
+    """The inverse of :func:`micros`; None stays None."""
+    if value is None:
+        return None
+    return datetime.fromtimestamp(value / 1_000_000, UTC)
+
+
+def encode_spec(spec: JobSpec) -> str:
+    """The spec as stored."""
+    gpu_type = spec.gpu_type.value if isinstance(spec.gpu_type, GpuType) else None
+    return _dumps(
+        {
+            "job_name": spec.job_name,
+            "command": spec.command,
+            "nodes": spec.nodes,
+            "cpus_per_node": spec.cpus_per_node,
+            "gpus_per_node": spec.gpus_per_node,
+            "gpu_type": gpu_type,
+            "memory_gb": spec.memory_gb,
+            "timeout_seconds": spec.timeout_seconds,
+            "dependencies": list(spec.dependencies),
+            "environment": dict(spec.environment),
+            "labels": dict(spec.labels),
+        }
+    )
+
+
+def decode_spec(text: str) -> JobSpec:
+    """The inverse of :func:`encode_spec`."""
+    data = json.loads(text)
+    gpu_type = data.pop("gpu_type")
+    return JobSpec(
+        **{**data, "dependencies": tuple(data["dependencies"])},
+        gpu_type=GpuType(gpu_type) if gpu_type else None,
+    )
+
+
+def encode_status(job: Job) -> str:
+    """The fields of a job that change over its life, as stored with the job and each event."""
+    usage = job.usage
+    return _dumps(
+        {
+            "state": job.state.value,
+            "reason": job.reason.value,
+            "message": job.message,
+            "exit_code": job.exit_code,
+            "update_time": micros(job.update_time),
+            "submit_time": _optional_micros(job.submit_time),
+            "start_time": _optional_micros(job.start_time),
+            "end_time": _optional_micros(job.end_time),
+            "usage": None
+            if usage is None
+            else [usage.wall_time_seconds, usage.cpu_time_seconds, usage.peak_memory_bytes],
+            "metrics": dict(job.metrics),
+            "executor": job.executor,
+            "executor_job_id": job.executor_job_id,
+            "cancel_requested": job.cancel_requested,
+            "state_sequence": job.state_sequence,
+        }
+    )
+
+
+def decode_job(row: Mapping[str, Any], status_text: str | None = None) -> Job:
+    """A job from its row; ``status_text`` replaces the row's status (for an event)."""
+    status = json.loads(status_text if status_text is not None else row["status"])
+    usage = status["usage"]
+    return Job(
+        id=row["id"],
+        owner=row["owner"],
+        spec=decode_spec(row["spec"]),
+        create_time=_required(from_micros(row["create_time"])),
+        request_id=row["request_id"] or "",
+        state=JobState(status["state"]),
+        reason=StateReason(status["reason"]),
+        message=status["message"],
+        exit_code=status["exit_code"],
+        update_time=_required(from_micros(status["update_time"])),
+        submit_time=from_micros(status["submit_time"]),
+        start_time=from_micros(status["start_time"]),
+        end_time=from_micros(status["end_time"]),
+        usage=None if usage is None else Usage(usage[0], usage[1], usage[2]),
+        metrics=status["metrics"],
+        executor=status["executor"],
+        executor_job_id=status["executor_job_id"],
+        cancel_requested=status["cancel_requested"],
+        state_sequence=status["state_sequence"],
+    )
+
+
+def _optional_micros(moment: datetime | None) -> int | None:
+    return None if moment is None else micros(moment)
+
+
+def _required(moment: datetime | None) -> datetime:
+    assert moment is not None
+    return moment
+
+
+def _dumps(data: object) -> str:
+    return json.dumps(data, separators=(",", ":"), ensure_ascii=False)
