@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterable, Mapping, Sequence
+from collections.abc import AsyncGenerator, Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from types import TracebackType
 from typing import Any, Self, TypeVar, cast
@@ -107,7 +107,7 @@ class AsyncDeepSeekClient(ClientCore):
         created_after: datetime | None = None,
         created_before: datetime | None = None,
         page_size: int = 100,
-    ) -> AsyncIterator[AsyncJob]:
+    ) -> AsyncGenerator[AsyncJob]:
         """The caller's jobs, newest first, as an async iterator fetching pages lazily.
         See :meth:`DeepSeekClient.list_jobs`."""
         request = _jobs.list_jobs_request(
@@ -122,7 +122,7 @@ class AsyncDeepSeekClient(ClientCore):
 
     def watch_jobs(
         self, job_ids: Iterable[str] | None = None, *, after_sequence: int = 0
-    ) -> AsyncIterator[JobEvent[AsyncJob]]:
+    ) -> AsyncGenerator[JobEvent[AsyncJob]]:
         """Follow jobs' state changes, resuming across server restarts, as an async
         iterator. See :meth:`DeepSeekClient.watch_jobs`."""
         return self._watch(_watch.watch_request(job_ids, after_sequence), deadline=None)
@@ -134,7 +134,7 @@ class AsyncDeepSeekClient(ClientCore):
         *,
         offset: int = 0,
         follow: bool = False,
-    ) -> AsyncIterator[bytes]:
+    ) -> AsyncGenerator[bytes]:
         """A job's output as an async iterator of byte chunks.
         See :meth:`DeepSeekClient.read_logs`."""
         request = _jobs.read_logs_request(job_id, stream, offset=offset, follow=follow)
@@ -209,7 +209,9 @@ class AsyncDeepSeekClient(ClientCore):
     def _job(self, proto: job_pb2.Job) -> AsyncJob:
         return AsyncJob(proto, self)
 
-    async def _list_pages(self, request: job_pb2.ListJobsRequest | None) -> AsyncIterator[AsyncJob]:
+    async def _list_pages(
+        self, request: job_pb2.ListJobsRequest | None
+    ) -> AsyncGenerator[AsyncJob]:
         while request is not None:
             response = await self._unary(self._job_service().ListJobs, request)
             for job in response.jobs:
@@ -218,7 +220,7 @@ class AsyncDeepSeekClient(ClientCore):
 
     async def _log_data(
         self, responses: AsyncGenerator[job_pb2.ReadJobLogsResponse]
-    ) -> AsyncIterator[bytes]:
+    ) -> AsyncGenerator[bytes]:
         async with contextlib.aclosing(responses):
             async for response in responses:
                 yield response.data

@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
-from collections.abc import Callable, Generator, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Generator, Iterable, Mapping, Sequence
 from datetime import datetime
 from types import TracebackType
 from typing import Any, Self, TypeVar, cast
@@ -196,7 +196,7 @@ class DeepSeekClient(ClientCore):
         created_after: datetime | None = None,
         created_before: datetime | None = None,
         page_size: int = 100,
-    ) -> Iterator[Job]:
+    ) -> Generator[Job]:
         """The caller's jobs, newest first, matching every filter given.
 
         Pages are fetched as the iteration reaches them, so stopping early costs no
@@ -226,7 +226,7 @@ class DeepSeekClient(ClientCore):
 
     def watch_jobs(
         self, job_ids: Iterable[str] | None = None, *, after_sequence: int = 0
-    ) -> Iterator[JobEvent[Job]]:
+    ) -> Generator[JobEvent[Job]]:
         """Follow jobs' state changes as they happen.
 
         Without ``after_sequence`` the events begin with one ``"SNAPSHOT"`` per watched
@@ -263,7 +263,7 @@ class DeepSeekClient(ClientCore):
         *,
         offset: int = 0,
         follow: bool = False,
-    ) -> Iterator[bytes]:
+    ) -> Generator[bytes]:
         """A job's output, as chunks of raw bytes (not necessarily whole lines or UTF-8).
 
         Args:
@@ -343,13 +343,13 @@ class DeepSeekClient(ClientCore):
     def _job(self, proto: job_pb2.Job) -> Job:
         return Job(proto, self)
 
-    def _list_pages(self, request: job_pb2.ListJobsRequest | None) -> Iterator[Job]:
+    def _list_pages(self, request: job_pb2.ListJobsRequest | None) -> Generator[Job]:
         while request is not None:
             response = self._unary(self._job_service().ListJobs, request)
             yield from map(self._job, response.jobs)
             request = _jobs.next_page_request(request, response)
 
-    def _log_data(self, responses: Generator[job_pb2.ReadJobLogsResponse]) -> Iterator[bytes]:
+    def _log_data(self, responses: Generator[job_pb2.ReadJobLogsResponse]) -> Generator[bytes]:
         with contextlib.closing(responses):
             for response in responses:
                 yield response.data

@@ -58,6 +58,9 @@ class Capabilities:
     """True when the executor has its own queue (Slurm): the gateway then submits every ready job
     at once. False (local processes): the gateway starts a job only when it fits the free
     capacity of the partition, and keeps the rest QUEUED."""
+    enforces_timeouts: bool = True
+    """True when the executor ends a job at its timeout to the second by itself (the local
+    supervisor does). False (Slurm limits are whole minutes): the gateway ends it on time."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -343,7 +343,8 @@ class Scheduler:
         job = active.job
         if job.start_time is None:
             return
-        deadline = job.start_time.timestamp() + job.spec.timeout_seconds + TIMEOUT_BACKSTOP_SECONDS
+        slack = TIMEOUT_BACKSTOP_SECONDS if self._capabilities.enforces_timeouts else 0.0
+        deadline = job.start_time.timestamp() + job.spec.timeout_seconds + slack
         delay = max(0.0, deadline - utc_now().timestamp())
         active.timer = asyncio.get_running_loop().call_later(
             delay, lambda: self._spawn(self._time_out(active))

@@ -294,14 +294,24 @@ class JobService:
             raise OutOfRange(
                 f"after_sequence {after_sequence} is beyond the latest event {self._hub.last}"
             )
-        unfinished = {job_id for job_id, job in found.items() if not job.state.is_terminal}
         cursor = after_sequence
         if not after_sequence:
+            # The cursor is read before the snapshot: a change in between is both in the
+            # snapshot and replayed after it, never lost.
             cursor = await self._repository.last_sequence()
+            if wanted:
+                found = await self._repository.get_many(wanted, owner)
             snapshot = found if wanted else await self._unfinished_of(owner)
             for job in snapshot.values():
                 yield Snapshot(job)
             yield SnapshotComplete(cursor)
+        # A watched job is done for this stream once it is terminal and its last transition is
+        # at or before the cursor (already seen by the client, or shown in the snapshot).
+        unfinished = {
+            job_id
+            for job_id, job in found.items()
+            if not job.state.is_terminal or job.state_sequence > cursor
+        }
         while not wanted or unfinished:
             events = await self._repository.events_after(owner, cursor, wanted)
             for event in events:
