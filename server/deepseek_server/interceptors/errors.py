@@ -1,6 +1,6 @@
 """The one place where exceptions become ``google.rpc.Status``.
 
-Domain code raises :mod:`deepseek_server.errors` exceptions; this interceptor, innermost of all,
+Domain code raises :mod:`deepseek_server.errors` exceptions; this interceptor, just inside the request context,
 turns each into a status with an ``ErrorInfo`` and the detail that fits (``BadRequest``,
 ``QuotaFailure``, ``RetryInfo``, ``ResourceInfo``). Anything unexpected becomes ``INTERNAL`` with
 no internals in the message, and is logged with its traceback.
@@ -45,7 +45,7 @@ _CODES: dict[type[errors.GatewayError], int] = {
 
 
 class ErrorMappingInterceptor(AroundInterceptor):
-    """Innermost interceptor: converts what a handler raises into a detailed gRPC status."""
+    """Converts what a handler or an inner interceptor raises into a detailed gRPC status."""
 
     @asynccontextmanager
     async def around(
