@@ -1,9 +1,9 @@
 """The one place where exceptions become ``google.rpc.Status``.
 
-Domain code raises :mod:`deepseek_server.errors` exceptions; this interceptor, just inside the request context,
-turns each into a status with an ``ErrorInfo`` and the detail that fits (``BadRequest``,
-``QuotaFailure``, ``RetryInfo``, ``ResourceInfo``). Anything unexpected becomes ``INTERNAL`` with
-no internals in the message, and is logged with its traceback.
+Domain code raises :mod:`deepseek_server.errors` exceptions; this interceptor, just inside the
+request context, turns each into a status with an ``ErrorInfo`` and the detail that fits
+(``BadRequest``, ``QuotaFailure``, ``RetryInfo``, ``ResourceInfo``). Anything unexpected
+becomes ``INTERNAL`` with no internals in the message, and is logged with its traceback.
 """
 
 from __future__ import annotations
