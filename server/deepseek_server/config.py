@@ -97,13 +97,25 @@ class StorageSettings:
         """Where each job's directory (inputs, working directory, logs) lives."""
         return self.state_dir / "jobs"
 
+    @property
+    def uploads_dir(self) -> Path:
+        """Part files of uploads in progress; on the same filesystem as the jobs and datasets."""
+        return self.state_dir / "uploads"
+
+    @property
+    def datasets_dir(self) -> Path:
+        """The files of every dataset, ``<owner>/<name>/<path>``."""
+        return self.state_dir / "datasets"
+
 
 @dataclass(frozen=True, slots=True)
 class ExecutorSettings:
     """Where jobs run. The embedded default is ``local``: processes on this machine."""
 
     kind: str = _setting(
-        "local", "The executor: local (processes on this machine).", choices=("local",)
+        "local",
+        "The executor: local (processes on this machine) or slurm (a Slurm cluster; see [slurm]).",
+        choices=("local", "slurm"),
     )
     cpus: int = _setting(
         0, "CPUs jobs may use at once; 0 means every CPU of this machine.", min=0, max=1_000_000
@@ -130,6 +142,149 @@ class ExecutorSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class SlurmSettings:
+    """The Slurm cluster jobs run on when ``executor.kind`` is ``slurm``.
+
+    The state directory must be on the cluster's shared filesystem: jobs run in their working
+    directories there and write their logs there.
+    """
+
+    partition: str = _setting(
+        "", "Partition of every job (and whose nodes bound what a job may ask); empty: default."
+    )
+    account: str = _setting("", "Account jobs are charged to in Slurm; empty: the user's default.")
+    qos: str = _setting("", "Quality of service of every job; empty: the account's default.")
+    slurm_conf: str = _setting(
+        "", "SLURM_CONF for the Slurm commands; empty: Slurm's default (/etc/slurm/slurm.conf)."
+    )
+    bin_dir: str = _setting("", "Directory of sbatch, squeue, sacct...; empty: found on PATH.")
+    poll_interval_seconds: float = _setting(
+        1.0, "Time between two status polls (one squeue for all jobs).", min=0.05, max=300
+    )
+    submit_concurrency: int = _setting(
+        8, "sbatch processes run at once when many jobs are submitted.", min=1, max=256
+    )
+    command_timeout_seconds: float = _setting(
+        60.0, "Longest time one Slurm command may take before it is killed.", min=1, max=3600
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class DataSettings:
+    """File uploads, downloads and datasets: their limits and timeouts."""
+
+    max_chunk_bytes: int = _setting(
+        4 * MIB, "Largest chunk of an upload or a download.", min=1024, max=64 * MIB
+    )
+    ack_every_bytes: int = _setting(
+        8 * MIB,
+        "Bytes committed (fsync'd) between two upload acknowledgements; at most 8 MiB.",
+        min=64 * 1024,
+        max=8 * MIB,
+    )
+    max_file_bytes: int = _setting(
+        256 * 1024 * MIB, "Largest file an upload may declare.", min=0, max=2**62
+    )
+    storage_quota_bytes: int = _setting(
+        1024 * 1024 * MIB,
+        "Bytes each user may store: finished files plus the declared size of active uploads.",
+        min=0,
+        max=2**62,
+    )
+    upload_expiry_seconds: float = _setting(
+        86_400.0,
+        "An upload not finished this long after its last committed chunk expires.",
+        min=1,
+        max=365 * 86_400,
+    )
+    idle_timeout_seconds: float = _setting(
+        60.0, "An upload stream with no message for this long is closed.", min=0.1, max=86_400
+    )
+
+
+# What a chunk message carries besides its data (offset, CRC32C, framing), with room to spare.
+CHUNK_MESSAGE_OVERHEAD = 64 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class AccountSettings:
+    """Default quotas per user (-1: unlimited; administrators override per user) and prices.
+
+    Prices are integer minor units of ``currency`` per unit per second; a job is billed its
+    allocation (nodes x (cores, GiB of memory, GPUs)) x wall-clock seconds x price.
+    """
+
+    concurrent_jobs: int = _setting(50, "QUEUED plus RUNNING jobs per user.", min=-1, max=10**9)
+    nodes: int = _setting(-1, "Nodes a user's active jobs may hold at once.", min=-1, max=10**9)
+    gpus: int = _setting(-1, "GPUs a user's active jobs may hold at once.", min=-1, max=10**9)
+    monthly_budget: int = _setting(
+        -1,
+        "Spending per calendar month (UTC) incl. holds of active jobs, minor units.",
+        min=-1,
+        max=2**62,
+    )
+    alert_thresholds: str = _setting(
+        "80,100", "Percentages of a limit whose crossing (up or down) raises a quota alert."
+    )
+    currency: str = _setting("CNY", "ISO 4217 code of all prices and charges.")
+    price_core_second: int = _setting(1, "Price of one CPU core for one second.", min=0, max=10**9)
+    price_memory_gb_second: int = _setting(
+        0, "Price of one GiB of memory for one second.", min=0, max=10**9
+    )
+    price_a100_second: int = _setting(20, "Price of one A100 GPU for one second.", min=0, max=10**9)
+    price_h100_second: int = _setting(40, "Price of one H100 GPU for one second.", min=0, max=10**9)
+
+    @property
+    def thresholds(self) -> tuple[int, ...]:
+        """The alert thresholds as numbers."""
+        return tuple(int(part) for part in self.alert_thresholds.split(",") if part.strip())
+
+
+@dataclass(frozen=True, slots=True)
+class AuthSettings:
+    """Access tokens (OAuth2 client credentials, JWT) and per-client rate limits."""
+
+    required: bool = _setting(
+        True,
+        "Require an access token on every call but health, reflection and AuthService; "
+        "false: every call acts as the local user, without rate limits.",
+    )
+    issuer: str = _setting("deepseek-hpc-gateway", "The iss claim of the tokens issued.")
+    audience: str = _setting("deepseek-hpc", "The aud claim tokens are issued for and must carry.")
+    token_lifetime_seconds: int = _setting(
+        3600, "How long an access token is valid.", min=60, max=86_400
+    )
+    leeway_seconds: int = _setting(
+        30, "Clock skew tolerated when checking exp, nbf and iat.", min=0, max=300
+    )
+    algorithm: str = _setting(
+        "ES256",
+        "Algorithm of new signing keys (keys rotate with 'keys rotate').",
+        choices=("ES256", "RS256"),
+    )
+    requests_per_second: float = _setting(
+        200.0, "Sustained request rate per client (token bucket refill).", min=0.001, max=1e9
+    )
+    burst: int = _setting(
+        400, "Requests a client may make at once after being idle (bucket size).", min=1, max=10**9
+    )
+    max_concurrent_streams: int = _setting(
+        100, "Streaming calls one client may have open at once.", min=1, max=1_000_000
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class TlsSettings:
+    """TLS for the listener; plaintext when no certificate is set (the local default)."""
+
+    cert_file: str = _setting("", "PEM server certificate chain; empty: plaintext.")
+    key_file: str = _setting("", "PEM private key of the server certificate.")
+    client_ca_file: str = _setting(
+        "", "PEM CA certificates; when set, clients must present a certificate they signed (mTLS)."
+    )
+
+
+@dataclass(frozen=True, slots=True)
 class LoggingSettings:
     """Structured logs on standard error."""
 
@@ -142,13 +297,74 @@ class LoggingSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class AuditSettings:
+    """The audit log: one hash-chained record per call and per system action."""
+
+    enabled: bool = _setting(True, "Record every call and system action in the audit log.")
+    mode: str = _setting(
+        "sync",
+        "sync: a call's record is committed before its response is sent; async: queued, "
+        "committed shortly after (lower latency; a crash loses what is queued).",
+        choices=("sync", "async"),
+    )
+    async_buffer_records: int = _setting(
+        10_000,
+        "async mode: records queued at most; calls wait when it is full, none is dropped.",
+        min=1,
+        max=10_000_000,
+    )
+    checkpoint_every_records: int = _setting(
+        1000, "Sign the head of the chain after this many records.", min=1, max=100_000_000
+    )
+    checkpoint_every_seconds: float = _setting(
+        60.0,
+        "...or after this many seconds, when records were added since the last checkpoint.",
+        min=0.01,
+        max=86_400,
+    )
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
     """Every setting of the gateway, grouped by section."""
 
     server: ServerSettings = field(default_factory=ServerSettings)
     storage: StorageSettings = field(default_factory=StorageSettings)
     executor: ExecutorSettings = field(default_factory=ExecutorSettings)
+    slurm: SlurmSettings = field(default_factory=SlurmSettings)
+    data: DataSettings = field(default_factory=DataSettings)
+    accounts: AccountSettings = field(default_factory=AccountSettings)
+    auth: AuthSettings = field(default_factory=AuthSettings)
+    tls: TlsSettings = field(default_factory=TlsSettings)
     logging: LoggingSettings = field(default_factory=LoggingSettings)
+    audit: AuditSettings = field(default_factory=AuditSettings)
+
+
+def check_consistency(settings: Settings) -> None:
+    """Raise :class:`ConfigError` for settings that are each valid but do not fit together."""
+    try:
+        thresholds = settings.accounts.thresholds
+    except ValueError:
+        thresholds = ()
+    if not thresholds or any(not 1 <= t <= 100 for t in thresholds):
+        raise ConfigError(
+            f"invalid setting accounts.alert_thresholds = {settings.accounts.alert_thresholds!r}: "
+            "expected comma-separated percentages from 1 to 100, e.g. '80,100'"
+        )
+    tls = settings.tls
+    if bool(tls.cert_file) != bool(tls.key_file):
+        raise ConfigError("invalid settings tls.cert_file / tls.key_file: set both or neither")
+    if tls.client_ca_file and not tls.cert_file:
+        raise ConfigError("invalid setting tls.client_ca_file: mTLS needs tls.cert_file too")
+    needed = settings.data.max_chunk_bytes + CHUNK_MESSAGE_OVERHEAD
+    for name in ("max_receive_message_bytes", "max_send_message_bytes"):
+        limit = getattr(settings.server, name)
+        if limit < needed:
+            raise ConfigError(
+                f"invalid setting server.{name} = {limit}: must be at least "
+                f"data.max_chunk_bytes + {CHUNK_MESSAGE_OVERHEAD} = {needed}, or chunks of "
+                "the largest allowed size could not be sent"
+            )
 
 
 def load_settings(path: Path | None = None, environ: Mapping[str, str] | None = None) -> Settings:
@@ -224,7 +440,9 @@ def _build(values: dict[str, dict[str, tuple[Any, str]]]) -> Settings:
                 )
             kwargs[key] = _validate(f"{name}.{key}", raw, hints[key], known[key].metadata, origin)
         built[name] = section_type(**kwargs)
-    return Settings(**built)
+    settings = Settings(**built)
+    check_consistency(settings)
+    return settings
 
 
 def _suggest(word: str, options: Mapping[str, object], prefix: str = "") -> str:

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+from deepseek_server.accounts.model import Money
 from deepseek_server.executors.base import GpuType
 from deepseek_server.jobs.model import Job, JobSpec, JobState, StateReason, Usage
 
@@ -69,6 +70,7 @@ def encode_status(job: Job) -> str:
             "usage": None
             if usage is None
             else [usage.wall_time_seconds, usage.cpu_time_seconds, usage.peak_memory_bytes],
+            "cost": None if job.cost is None else [job.cost.currency, job.cost.minor_units],
             "metrics": dict(job.metrics),
             "executor": job.executor,
             "executor_job_id": job.executor_job_id,
@@ -82,6 +84,7 @@ def decode_job(row: Mapping[str, Any], status_text: str | None = None) -> Job:
     """A job from its row; ``status_text`` replaces the row's status (for an event)."""
     status = json.loads(status_text if status_text is not None else row["status"])
     usage = status["usage"]
+    cost = status.get("cost")
     return Job(
         id=row["id"],
         owner=row["owner"],
@@ -97,6 +100,7 @@ def decode_job(row: Mapping[str, Any], status_text: str | None = None) -> Job:
         start_time=from_micros(status["start_time"]),
         end_time=from_micros(status["end_time"]),
         usage=None if usage is None else Usage(usage[0], usage[1], usage[2]),
+        cost=None if cost is None else Money(cost[0], cost[1]),
         metrics=status["metrics"],
         executor=status["executor"],
         executor_job_id=status["executor_job_id"],

@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from deepseek_server.accounts.model import Money
 from deepseek_server.executors.base import GpuType, Resources
 
 JOB_ID_PREFIX = "job-"
@@ -128,6 +129,7 @@ class Job:
     start_time: datetime | None = None
     end_time: datetime | None = None
     usage: Usage | None = None
+    cost: Money | None = None
     metrics: Mapping[str, float] = field(default_factory=dict)
     executor: str = ""
     executor_job_id: str = ""

@@ -6,6 +6,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
+from deepseek_server.accounts.model import Charge
 from deepseek_server.jobs.codec import decode_job, encode_spec, encode_status, micros
 from deepseek_server.jobs.model import Job, JobEvent, JobState, ListFilter
 from deepseek_server.storage import Queryable, Store, Transaction
@@ -27,6 +28,8 @@ class Change:
     announce: bool = True
     """False for a change that is no state transition (e.g. the executor's id for the job):
     it is stored, but gets no sequence number and no event."""
+    charge: Charge | None = None
+    """For a job that ended after running: its charge, written in the same transaction."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,9 +1,13 @@
 """Moves submitted jobs through QUEUED -> RUNNING -> a terminal state.
 
 The scheduler holds the gateway's live view of active jobs: which wait for dependencies, which
-fit the free capacity, which run and how they ended. Every transition is committed (through the
-shared :class:`~deepseek_server.storage.GroupCommit`) before it is published to watchers; the
-live view is rebuilt from the database after a restart (:meth:`Scheduler.recover`).
+fit the free capacity, which run and how they ended. An executor that queues itself (Slurm) gets
+every ready job at once; such a job stays QUEUED until the executor starts it, and one whose
+dependencies are all on that executor is handed over too, for the executor to hold.
+
+Every transition is committed (through the shared :class:`~deepseek_server.storage.GroupCommit`)
+before it is published to watchers; the live view is rebuilt from the database after a restart
+(:meth:`Scheduler.recover`).
 """
 
 from __future__ import annotations
@@ -12,7 +16,10 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from pathlib import Path
 
+from deepseek_server.accounts.model import Charge
 from deepseek_server.executors.base import (
     Capabilities,
     Executor,
@@ -23,6 +30,7 @@ from deepseek_server.executors.base import (
     Resources,
 )
 from deepseek_server.jobs.model import Job, JobEvent, JobState, StateReason, Usage, utc_now
+from deepseek_server.jobs.ports import DatasetGate
 from deepseek_server.jobs.repository import Change, JobRepository
 from deepseek_server.jobs.workspace import JobWorkspace, read_metrics
 
@@ -30,6 +38,8 @@ _log = logging.getLogger(__name__)
 
 Commit = Callable[[Sequence[Change]], Awaitable[list[JobEvent | None]]]
 Publish = Callable[[Sequence[JobEvent | None]], None]
+Bill = Callable[[Job, float], Charge | None]
+"""What a job that ended is charged, given its measured wall-clock seconds."""
 
 # A gateway-side backstop behind executors that enforce timeouts themselves (the local
 # supervisor does, to the second): it only acts if the executor did not.
@@ -45,6 +55,9 @@ class _Active:
     cancel_requested: bool = False
     timed_out: bool = False
     timer: asyncio.TimerHandle | None = None
+    after: tuple[str, ...] = ()
+    ended: bool = False
+    """The job's terminal state is decided; whatever the executor reports later is ignored."""
 
 
 @dataclass
@@ -77,8 +90,10 @@ class Scheduler:
         publish: Publish,
         workspace: JobWorkspace,
         base_environment: Mapping[str, str],
+        bill: Bill,
     ) -> None:
         self._executor = executor
+        self._bill = bill
         self._repository = repository
         self._commit = commit
         self._publish = publish
@@ -90,12 +105,15 @@ class Scheduler:
             partition.cpus_per_node, partition.memory_gb_per_node, partition.gpus_per_node
         )
         self._queued: dict[str, _Active] = {}
+        # Jobs handed to the executor: RUNNING, or (an executor that queues itself) QUEUED there.
         self._running: dict[str, _Active] = {}
         self._dependents: dict[str, set[str]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._wake = asyncio.Event()
         self._loop_task: asyncio.Task[None] | None = None
         self._closed = False
+        self.datasets: DatasetGate | None = None
+        """Where jobs' dataset dependencies are looked up; without it, none are awaited."""
 
     @property
     def capabilities(self) -> Capabilities:
@@ -122,20 +140,44 @@ class Scheduler:
         await self._executor.close()
 
     async def recover(self, unfinished: Iterable[Job]) -> None:
-        """Rebuild the live view after a restart: adopt running jobs, requeue queued ones."""
+        """Rebuild the live view after a restart: adopt jobs handed to the executor (found by
+        name if their id was not recorded), requeue the others."""
         queued = []
         for job in unfinished:
             if job.state is JobState.RUNNING:
-                active = _Active(job, cancel_requested=job.cancel_requested)
-                active.executor_job_id = job.executor_job_id
-                active.request = self._workspace.launch_request(job, self._base_environment)
-                self._take(active)
-                self._running[job.id] = active
+                active = self._adopt(job, job.executor_job_id)
                 self._arm_timer(active)
                 self._spawn(self._watch(active))
+            elif job.state is JobState.QUEUED and job.executor_job_id:
+                self._spawn(self._follow(self._adopt(job, job.executor_job_id)))
             elif job.state is JobState.QUEUED:
                 queued.append(job)
+        if queued and self._capabilities.queues_itself:
+            requests = [
+                self._workspace.launch_request(job, self._base_environment) for job in queued
+            ]
+            found = await self._executor.locate(requests)
+            for job in [job for job in queued if job.id in found]:
+                active = self._adopt(job, found[job.id])
+                await self._repository_note(active.job)
+                self._spawn(self._follow(active))
+            queued = [job for job in queued if job.id not in found]
         await self.admit(queued)
+
+    def _adopt(self, job: Job, executor_job_id: str) -> _Active:
+        """Take over a job a previous run handed to the executor."""
+        job = replace(job, executor=self._executor.name, executor_job_id=executor_job_id)
+        active = _Active(job, cancel_requested=job.cancel_requested)
+        active.executor_job_id = executor_job_id
+        active.request = self._workspace.launch_request(job, self._base_environment)
+        if job.state is JobState.QUEUED:
+            # Its dependencies, if any, are held by the executor; a failure must still end it.
+            active.waiting_on = set(job.spec.job_dependencies)
+            for dependency in active.waiting_on:
+                self._dependents.setdefault(dependency, set()).add(job.id)
+        self._take(active)
+        self._running[job.id] = active
+        return active
 
     async def admit(self, jobs: Sequence[Job]) -> None:
         """Take newly QUEUED jobs (committed already) into the queue."""
@@ -156,6 +198,7 @@ class Scheduler:
                 found = await self._repository.get_many(dependencies, owner)
                 states.update({job_id: job.state for job_id, job in found.items()})
             await self._resolve_dependencies(states)
+        await self._await_datasets(jobs)
         self._wake.set()
 
     async def cancel(self, job: Job) -> Job | None:
@@ -171,6 +214,14 @@ class Scheduler:
         active = self._running.get(job.id)
         if active is None:
             return None
+        if active.job.state is JobState.QUEUED and not active.ended:
+            # Queued at the executor: cancelled now; the executor drops it (or stops it, if it
+            # started in the meantime) in the background.
+            ended = await self._end_unstarted(
+                active, JobState.CANCELLED, StateReason.CANCELLED_BY_USER, ""
+            )
+            await self._fail_dependents([ended.id], ended.state)
+            return ended
         if not active.cancel_requested:
             # A job still starting sees the flag before it launches and never runs.
             active.cancel_requested = True
@@ -189,6 +240,57 @@ class Scheduler:
         """Try dispatching again (e.g. after a dataset was sealed)."""
         self._wake.set()
 
+    def dataset_sealed(self, owner: str, name: str) -> None:
+        """Jobs that waited for this dataset only wait for the rest of their dependencies."""
+        key = _dataset_key(owner, name)
+        for job_id in self._dependents.pop(key, set()):
+            active = self._queued.get(job_id)
+            if active is not None:
+                active.waiting_on.discard(key)
+        self._wake.set()
+
+    async def _await_datasets(self, jobs: Sequence[Job]) -> None:
+        """Hold queued jobs until their datasets are sealed; fail those whose dataset is gone.
+
+        Dependents are registered before the states are read, so that a dataset sealed in
+        between releases them either way.
+        """
+        gate = self.datasets
+        waiting = [job for job in jobs if job.spec.dataset_dependencies and job.id in self._queued]
+        if gate is None or not waiting:
+            return
+        for job in waiting:
+            for name in job.spec.dataset_dependencies:
+                key = _dataset_key(job.owner, name)
+                self._queued[job.id].waiting_on.add(key)
+                self._dependents.setdefault(key, set()).add(job.id)
+        for job in waiting:
+            names = list(job.spec.dataset_dependencies)
+            sealed = await gate.dataset_states(job.owner, names)
+            missing = [name for name in names if name not in sealed]
+            active = self._queued.get(job.id)
+            if active is None:
+                continue
+            if missing:
+                self._queued.pop(job.id)
+                self._forget_dependencies(active)
+                message = f"dataset {missing[0]} no longer exists"
+                ended = _ended(active.job, JobState.FAILED, StateReason.DEPENDENCY_FAILED, message)
+                await self._transition([(ended, active.job.state)])
+                await self._fail_dependents([job.id], JobState.FAILED)
+                continue
+            for name in names:
+                if sealed[name]:
+                    key = _dataset_key(job.owner, name)
+                    active.waiting_on.discard(key)
+                    self._dependents.get(key, set()).discard(job.id)
+
+    def _dataset_dirs(self, job: Job) -> dict[str, Path]:
+        gate = self.datasets
+        if gate is None:
+            return {}
+        return {name: gate.dataset_dir(job.owner, name) for name in job.spec.dataset_dependencies}
+
     async def _dispatch_loop(self) -> None:
         while not self._closed:
             await self._wake.wait()
@@ -202,7 +304,12 @@ class Scheduler:
         queues_itself = self._capabilities.queues_itself
         for job_id, active in list(self._queued.items()):
             if active.waiting_on:
-                continue
+                if not queues_itself:
+                    continue
+                handed = [self._running.get(d) for d in sorted(active.waiting_on)]
+                if any(h is None or not h.executor_job_id or h.ended for h in handed):
+                    continue
+                active.after = tuple(h.executor_job_id for h in handed if h is not None)
             need = active.job.spec.resources
             if not queues_itself and not self._free.fits(need):
                 continue
@@ -212,6 +319,9 @@ class Scheduler:
             self._spawn(self._start(active))
 
     async def _start(self, active: _Active) -> None:
+        if self._capabilities.queues_itself:
+            await self._submit(active)
+            return
         now = utc_now()
         running = replace(
             active.job,
@@ -233,7 +343,10 @@ class Scheduler:
             return
         try:
             await asyncio.to_thread(
-                self._workspace.prepare, request, self._workspace.inputs(running.id)
+                self._workspace.prepare,
+                request,
+                self._workspace.inputs(running.id),
+                self._dataset_dirs(running),
             )
             active.executor_job_id = await self._executor.launch(request)
         except ExecutorUnavailable as error:
@@ -254,6 +367,82 @@ class Scheduler:
             await self._executor.cancel(request, active.executor_job_id)
         await self._watch(active)
 
+    async def _submit(self, active: _Active) -> None:
+        """Hand a QUEUED job to an executor that queues it, then follow it."""
+        job = replace(active.job, executor=self._executor.name)
+        request = replace(
+            self._workspace.launch_request(job, self._base_environment), after=active.after
+        )
+        active.request = request
+        try:
+            await asyncio.to_thread(
+                self._workspace.prepare,
+                request,
+                self._workspace.inputs(job.id),
+                self._dataset_dirs(job),
+            )
+            if active.ended:
+                return
+            executor_job_id = await self._executor.launch(request)
+        except Exception as error:
+            if not isinstance(error, ExecutorUnavailable):
+                _log.exception("submitting job %s failed", job.id)
+            await self._finish(active, Outcome(OutcomeKind.LAUNCH_FAILED, message=str(error)))
+            return
+        active.executor_job_id = executor_job_id
+        if active.ended:  # Cancelled (or its dependency failed) while it was being submitted.
+            await self._executor.cancel(request, executor_job_id)
+            return
+        active.job = replace(job, executor_job_id=executor_job_id)
+        await self._repository_note(active.job)
+        if self._dependents.get(job.id):
+            self._wake.set()  # Its dependents can now be handed over too.
+        await self._follow(active)
+
+    async def _follow(self, active: _Active) -> None:
+        """Wait until the executor starts a job it queued (RUNNING from then on), then watch it."""
+        assert active.request is not None
+        try:
+            started = await self._executor.wait_started(active.request, active.executor_job_id)
+        except ExecutorUnavailable:
+            if self._closed:
+                return
+            raise
+        if active.ended:
+            return
+        if started is not None:
+            job = active.job
+            # Executors may report whole seconds: a job does not start before it was submitted.
+            start = max(started, job.submit_time) if job.submit_time else started
+            running = replace(
+                job,
+                state=JobState.RUNNING,
+                reason=StateReason.NONE,
+                message="",
+                start_time=start,
+                update_time=utc_now(),
+            )
+            await self._transition([(running, JobState.QUEUED)])
+            active.job = replace(running, cancel_requested=active.cancel_requested)
+            self._arm_timer(active)
+        await self._watch(active)
+
+    async def _end_unstarted(
+        self, active: _Active, state: JobState, reason: StateReason, message: str
+    ) -> Job:
+        """End a job the executor holds but has not started; the executor is told to drop it."""
+        active.ended = True
+        active.cancel_requested = True
+        self._running.pop(active.job.id, None)
+        self._forget_dependencies(active)
+        ended = _ended(active.job, state, reason, message)
+        await self._transition([(ended, active.job.state)])
+        active.job = ended
+        if active.executor_job_id and active.request is not None:
+            await self._executor.cancel(active.request, active.executor_job_id)
+        self._wake.set()
+        return ended
+
     async def _watch(self, active: _Active) -> None:
         assert active.request is not None
         try:
@@ -265,11 +454,16 @@ class Scheduler:
         await self._finish(active, outcome)
 
     async def _finish(self, active: _Active, outcome: Outcome) -> None:
+        if active.ended:
+            return
+        active.ended = True
         job = active.job
         state, reason, message = _judge(outcome, active)
         metrics = await asyncio.to_thread(read_metrics, self._workspace.metrics(job.id))
+        ended = _ended(job, state, reason, message)
         ended = replace(
-            _ended(job, state, reason, message),
+            ended,
+            end_time=_end_time(ended, outcome, active),
             exit_code=outcome.exit_code,
             start_time=job.start_time or outcome.start_time,
             usage=Usage(
@@ -279,7 +473,11 @@ class Scheduler:
         )
         if active.timer is not None:
             active.timer.cancel()
-        await self._transition([(ended, job.state)])
+        charge = self._bill(ended, outcome.wall_time_seconds)
+        if charge is not None:
+            ended = replace(ended, cost=charge.cost)
+        events = await self._commit([Change(ended, job.state, charge=charge)])
+        self._publish(events)
         self._running.pop(job.id, None)
         self._take(active, sign=-1)
         if state is JobState.COMPLETED:
@@ -308,11 +506,17 @@ class Scheduler:
             dependency = pending.pop()
             changes = []
             for job_id in sorted(self._dependents.pop(dependency, set())):
+                message = f"dependency {dependency} did not complete"
                 active = self._queued.pop(job_id, None)
                 if active is None:
+                    handed = self._running.get(job_id)
+                    if handed and handed.job.state is JobState.QUEUED and not handed.ended:
+                        await self._end_unstarted(
+                            handed, JobState.FAILED, StateReason.DEPENDENCY_FAILED, message
+                        )
+                        pending.append(job_id)
                     continue
                 self._forget_dependencies(active)
-                message = f"dependency {dependency} did not complete"
                 changes.append(
                     (
                         _ended(active.job, JobState.FAILED, StateReason.DEPENDENCY_FAILED, message),
@@ -373,9 +577,27 @@ class Scheduler:
             _log.error("job task failed", exc_info=task.exception())
 
 
+def _dataset_key(owner: str, name: str) -> str:
+    # Job ids start with "job-"; this key cannot be mistaken for one.
+    return f"dataset:{owner}/{name}"
+
+
 def _ended(job: Job, state: JobState, reason: StateReason, message: str) -> Job:
     now = utc_now()
     return replace(job, state=state, reason=reason, message=message, end_time=now, update_time=now)
+
+
+def _end_time(ended: Job, outcome: Outcome, active: _Active) -> datetime:
+    """When the job ended: the executor's time if it says, never before the job started nor,
+    for a job the gateway stopped at its timeout, before that timeout (executors may report
+    whole seconds)."""
+    end = outcome.end_time or ended.end_time or utc_now()
+    start = ended.start_time
+    if start is not None:
+        end = max(end, start)
+        if active.timed_out:
+            end = max(end, start + timedelta(seconds=ended.spec.timeout_seconds))
+    return end
 
 
 def _judge(outcome: Outcome, active: _Active) -> tuple[JobState, StateReason, str]:
@@ -409,5 +631,6 @@ def _judge(outcome: Outcome, active: _Active) -> tuple[JobState, StateReason, st
         OutcomeKind.PREEMPTED: StateReason.PREEMPTED,
         OutcomeKind.LAUNCH_FAILED: StateReason.LAUNCH_FAILED,
         OutcomeKind.LOST: StateReason.LOST,
+        OutcomeKind.DEPENDENCY_FAILED: StateReason.DEPENDENCY_FAILED,
     }
     return JobState.FAILED, reasons[kind], detail

@@ -8,11 +8,14 @@ import binascii
 import contextlib
 import hashlib
 import json
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from deepseek_server.accounts.model import Charge
+from deepseek_server.accounts.service import Accounts
+from deepseek_server.data.ports import JobView
 from deepseek_server.errors import (
     AlreadyExists,
     FailedPrecondition,
@@ -36,11 +39,12 @@ from deepseek_server.jobs.model import (
     new_job_id,
     utc_now,
 )
+from deepseek_server.jobs.ports import DatasetGate
 from deepseek_server.jobs.repository import Change, JobRepository, ListCursor, cursor_of
 from deepseek_server.jobs.scheduler import Scheduler
 from deepseek_server.jobs.validation import validate_spec
 from deepseek_server.jobs.workspace import JobWorkspace
-from deepseek_server.storage import GroupCommit, Store
+from deepseek_server.storage import GroupCommit, Store, Transaction
 
 MAX_BATCH = 1000
 MAX_WATCHED_JOBS = 1000
@@ -86,11 +90,11 @@ class JobService:
         executor: Executor,
         workspace: JobWorkspace,
         base_environment: Mapping[str, str],
+        accounts: Accounts,
     ) -> None:
         self._repository = JobRepository(store)
-        self._writer: GroupCommit[Change, JobEvent | None] = GroupCommit(
-            store, self._repository.write
-        )
+        self._accounts = accounts
+        self._writer: GroupCommit[Change, JobEvent | None] = GroupCommit(store, self._write)
         self._hub = EventHub()
         self._workspace = workspace
         self._scheduler = Scheduler(
@@ -100,10 +104,13 @@ class JobService:
             self._publish,
             workspace,
             base_environment,
+            self._bill,
         )
         self._locks: dict[str, asyncio.Lock] = {}
         self._closed = False
+        self._datasets: DatasetGate | None = None
         self._in_flight: dict[tuple[str, str], asyncio.Future[tuple[Job, str]]] = {}
+        self._observers: list[Callable[[Sequence[JobEvent]], None]] = []
 
     @property
     def capabilities(self) -> Capabilities:
@@ -113,7 +120,13 @@ class JobService:
     async def start(self) -> None:
         """Recover the jobs of a previous run and start scheduling."""
         self._hub.announce(await self._repository.last_sequence())
-        await self._scheduler.recover(await self._repository.unfinished())
+        unfinished = await self._repository.unfinished()
+        await self._accounts.start(
+            (job.id, job.owner, job.spec.resources, job.spec.timeout_seconds)
+            for job in unfinished
+            if job.state.is_active
+        )
+        await self._scheduler.recover(unfinished)
         self._scheduler.start()
 
     def end_streams(self) -> None:
@@ -164,6 +177,12 @@ class JobService:
                 waits.append((index, self._in_flight[key], fingerprint))
                 continue
             job = self._new_job(owner, spec, request)
+            if job.state is JobState.QUEUED:
+                try:
+                    self._reserve(job)
+                except GatewayError as refused:
+                    results[index] = refused
+                    continue
             if request.request_id:
                 promised[key] = self._in_flight[key] = asyncio.get_running_loop().create_future()
             writes.append((index, Change(job, None, fingerprint)))
@@ -171,6 +190,8 @@ class JobService:
         try:
             events = await self._writer.commit_many([change for _, change in writes])
         except BaseException as error:
+            for _, change in writes:
+                self._accounts.release(change.job.id, owner, 0)
             for key, future in promised.items():
                 future.set_exception(error)
                 future.exception()  # retrieved: waiters get it, nobody else must
@@ -227,7 +248,15 @@ class JobService:
         return Page(jobs[:size], _encode_page_token(cursor_of(jobs[size - 1]), scope))
 
     async def submit(self, owner: str, job_id: str) -> Job:
-        """Queue a CREATED job; submitting a submitted job returns it unchanged."""
+        """Queue a CREATED job; submitting a submitted job returns it unchanged.
+
+        The job's uploads still in progress are cancelled: its inputs are final.
+        """
+        job = await self._submit(owner, job_id)
+        await self._inputs_closed(owner, job_id)
+        return job
+
+    async def _submit(self, owner: str, job_id: str) -> Job:
         async with self._lock(job_id):
             job = await self.get(owner, job_id)
             if job.state is not JobState.CREATED:
@@ -245,7 +274,12 @@ class JobService:
                 submit_time=now,
                 update_time=now,
             )
-            (event,) = await self._writer.commit_many([Change(queued, JobState.CREATED)])
+            self._reserve(queued)
+            try:
+                (event,) = await self._writer.commit_many([Change(queued, JobState.CREATED)])
+            except BaseException:
+                self._accounts.release(queued.id, owner, 0)
+                raise
             assert event is not None
             self._publish([event])
             await self._scheduler.admit([event.job])
@@ -253,6 +287,11 @@ class JobService:
 
     async def cancel(self, owner: str, job_id: str) -> Job:
         """Cancel a job; idempotent. A running job is signalled and ends CANCELLED later."""
+        job = await self._cancel(owner, job_id)
+        await self._inputs_closed(owner, job_id)
+        return job
+
+    async def _cancel(self, owner: str, job_id: str) -> Job:
         async with self._lock(job_id):
             job = await self.get(owner, job_id)
             if job.state.is_terminal:
@@ -366,6 +405,8 @@ class JobService:
     def _waiting_reason(self, spec: JobSpec) -> StateReason:
         if spec.job_dependencies:
             return StateReason.WAITING_FOR_DEPENDENCIES
+        if spec.dataset_dependencies:
+            return StateReason.WAITING_FOR_DATASET
         if self.capabilities.queues_itself:
             return StateReason.WAITING_FOR_SCHEDULER
         return StateReason.WAITING_FOR_CAPACITY
@@ -378,23 +419,109 @@ class JobService:
     ) -> None:
         wanted = sorted({d for spec in specs.values() for d in spec.job_dependencies})
         existing = await self._repository.get_many(wanted, owner)
+        names = sorted({d for spec in specs.values() for d in spec.dataset_dependencies})
+        datasets = (
+            await self._datasets.dataset_states(owner, names) if names and self._datasets else {}
+        )
         for index, spec in specs.items():
             for position, name in enumerate(spec.dependencies):
                 path = f"spec.dependencies[{position}]"
                 if name in spec.job_dependencies:
                     if name not in existing:
                         violations[index].append(FieldViolation(path, f"job {name} not found"))
-                else:
+                elif name not in datasets:
                     violations[index].append(FieldViolation(path, f"dataset {name!r} not found"))
+
+    def observe(self, observer: Callable[[Sequence[JobEvent]], None]) -> None:
+        """Hand every batch of committed job events to ``observer`` too (the audit log)."""
+        self._observers.append(observer)
+
+    def use_datasets(self, datasets: DatasetGate) -> None:
+        """Let jobs depend on datasets and take inputs from uploads (call before start)."""
+        self._datasets = datasets
+        self._scheduler.datasets = datasets
+
+    async def job_view(self, owner: str, job_id: str) -> JobView:
+        """What the data domain needs to know of the owner's job; NOT_FOUND if none."""
+        job = await self.get(owner, job_id)
+        return JobView(job.id, job.state.is_terminal, job.spec.dataset_dependencies)
+
+    @asynccontextmanager
+    async def accepting_inputs(self, owner: str, job_id: str) -> AsyncIterator[None]:
+        """Hold the owner's job in CREATED for the block; FAILED_PRECONDITION if it is not."""
+        async with self._lock(job_id):
+            job = await self.get(owner, job_id)
+            if job.state is not JobState.CREATED:
+                raise FailedPrecondition(
+                    f"job {job_id} is {job.state.value.lower()}; inputs are uploaded only "
+                    "before it is submitted",
+                    reason="JOB_NOT_CREATED",
+                )
+            yield
+
+    async def dataset_sealed(self, owner: str, name: str) -> None:
+        """Jobs waiting for the owner's dataset may run once their other dependencies allow."""
+        self._scheduler.dataset_sealed(owner, name)
+
+    async def jobs_needing_dataset(self, owner: str, name: str) -> list[str]:
+        """Ids of the owner's jobs that are not terminal and depend on the dataset."""
+        jobs = await self._repository.unfinished()
+        return [
+            job.id for job in jobs if job.owner == owner and name in job.spec.dataset_dependencies
+        ]
+
+    def input_dir(self, job_id: str) -> Path:
+        """Where the job's finished input files are."""
+        return self._workspace.inputs(job_id)
+
+    def output_dir(self, job_id: str) -> Path:
+        """The job's working directory, where it writes its outputs."""
+        return self._workspace.workdir(job_id)
+
+    async def _inputs_closed(self, owner: str, job_id: str) -> None:
+        # Outside the job's lock: a finishing upload holds its own lock and then the job's.
+        if self._datasets is not None:
+            await self._datasets.job_submitted(owner, job_id)
 
     async def _unfinished_of(self, owner: str) -> dict[str, Job]:
         jobs = await self._repository.unfinished()
         return {job.id: job for job in jobs if job.owner == owner}
 
     def _publish(self, events: Sequence[JobEvent | None]) -> None:
-        numbers = [event.sequence for event in events if event is not None]
+        numbers = []
+        for event in events:
+            if event is None:
+                continue
+            numbers.append(event.sequence)
+            job = event.job
+            if job.state.is_terminal:
+                self._accounts.release(job.id, job.owner, job.cost.minor_units if job.cost else 0)
         if numbers:
             self._hub.announce(max(numbers))
+            for observer in self._observers:
+                observer([event for event in events if event is not None])
+
+    def _reserve(self, job: Job) -> None:
+        self._accounts.reserve(job.id, job.owner, job.spec.resources, job.spec.timeout_seconds)
+
+    def _bill(self, job: Job, wall_seconds: float) -> Charge | None:
+        assert job.end_time is not None
+        return self._accounts.charge(
+            job.id,
+            job.owner,
+            job.spec.job_name,
+            job.spec.resources,
+            job.start_time,
+            job.end_time,
+            wall_seconds,
+        )
+
+    async def _write(self, tx: Transaction, changes: list[Change]) -> list[JobEvent | None]:
+        events = await self._repository.write(tx, changes)
+        await self._accounts.record_charges(
+            tx, [change.charge for change in changes if change.charge is not None]
+        )
+        return events
 
     @asynccontextmanager
     async def _lock(self, job_id: str) -> AsyncIterator[None]:

@@ -73,10 +73,13 @@ class JobWorkspace:
             resources=spec.resources,
         )
 
-    def prepare(self, request: LaunchRequest, inputs: Path) -> None:
-        """Create the job's directories and place its inputs into the working directory.
+    def prepare(
+        self, request: LaunchRequest, inputs: Path, datasets: Mapping[str, Path] | None = None
+    ) -> None:
+        """Create the job's directories and place its inputs into the working directory, and
+        the files of each dataset it depends on under ``<working directory>/<dataset name>``.
 
-        Inputs are hard-linked where the filesystem allows (no copy), copied otherwise.
+        Files are hard-linked where the filesystem allows (no copy), copied otherwise.
         Blocking: run it in a thread.
         """
         request.workdir.mkdir(parents=True, exist_ok=True)
@@ -85,6 +88,9 @@ class JobWorkspace:
             log.touch(exist_ok=True)
         if inputs.is_dir():
             _place_tree(inputs, request.workdir)
+        for name, source in (datasets or {}).items():
+            if source.is_dir():
+                _place_tree(source, request.workdir / name)
 
 
 def _place_tree(source: Path, target: Path) -> None:

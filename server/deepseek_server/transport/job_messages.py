@@ -54,6 +54,11 @@ def spec_from_proto(spec: job_pb2.JobSpec) -> JobSpec:
     )
 
 
+def gpu_type_to_proto(gpu_type: GpuType) -> common_pb2.GpuType.ValueType:
+    """The API's number for a GPU type."""
+    return _GPU_TO_PROTO[gpu_type]
+
+
 def spec_to_proto(spec: JobSpec) -> job_pb2.JobSpec:
     """The stored spec as the API shows it (defaults filled in)."""
     gpu_type = (
@@ -104,6 +109,9 @@ def job_to_proto(job: Job) -> job_pb2.Job:
     ):
         if moment is not None:
             getattr(message, name).CopyFrom(_timestamp(moment))
+    if job.cost is not None:
+        message.cost.currency_code = job.cost.currency
+        message.cost.minor_units = job.cost.minor_units
     if job.usage is not None:
         message.usage.wall_time.CopyFrom(_duration(job.usage.wall_time_seconds))
         message.usage.cpu_time.CopyFrom(_duration(job.usage.cpu_time_seconds))

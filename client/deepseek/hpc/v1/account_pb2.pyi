@@ -338,7 +338,7 @@ class UsageLine(_message.Message):
     seconds.
     """
     wall_seconds: _builtins.int
-    """Output only. Billed wall-clock seconds inside the window."""
+    """Output only. Billed wall-clock seconds of the job."""
     @_builtins.property
     def gpu_seconds(self) -> _containers.RepeatedCompositeFieldContainer[Global___GpuSeconds]:
         """Output only. GPU seconds per GPU type; empty for a CPU-only job."""
@@ -427,8 +427,8 @@ class GetUsageResponse(_message.Message):
     """Output only. Token for the next page; empty on the last page."""
     @_builtins.property
     def lines(self) -> _containers.RepeatedCompositeFieldContainer[Global___UsageLine]:
-        """Output only. One line per job that ran inside the window, counting only
-        the seconds inside it; ordered by job start time.
+        """Output only. One line per job that ended inside the window, with its
+        whole charge (a job is billed when it ends); ordered by end time.
         """
 
     @_builtins.property

@@ -29,8 +29,10 @@ class AccountServiceStub:
     """Per-user quotas, usage and billing.
 
     Billing: a job costs its allocated resources (nodes x cores, GPUs by type,
-    memory) x its billed wall-clock seconds (whole seconds, rounded up) x the
-    price of each, in integer minor units of the billing currency.
+    memory) x its billed wall-clock seconds (to the second: the measured run
+    time rounded to the nearest whole second, halves up) x the price of each,
+    in integer minor units of the billing currency. A job that never started
+    costs nothing; a cancelled or failed one pays for the seconds it ran.
     """
 
     def __init__(self, channel):
@@ -70,8 +72,10 @@ class AccountServiceServicer:
     """Per-user quotas, usage and billing.
 
     Billing: a job costs its allocated resources (nodes x cores, GPUs by type,
-    memory) x its billed wall-clock seconds (whole seconds, rounded up) x the
-    price of each, in integer minor units of the billing currency.
+    memory) x its billed wall-clock seconds (to the second: the measured run
+    time rounded to the nearest whole second, halves up) x the price of each,
+    in integer minor units of the billing currency. A job that never started
+    costs nothing; a cancelled or failed one pays for the seconds it ran.
     """
 
     def GetQuota(self, request, context):
@@ -128,7 +132,7 @@ class AccountServiceServicer:
     def WatchQuotaAlerts(self, request, context):
         """Streams quota alerts (server streaming): first one snapshot alert per
         watched kind whose usage is at or above a threshold, then an alert each
-        time usage crosses a threshold (default thresholds 80, 90 and 100 percent
+        time usage crosses a threshold (default thresholds 80 and 100 percent
         of the limit) up or down, until the client cancels.
 
         Errors: PERMISSION_DENIED (another user without the admin scope);
@@ -181,8 +185,10 @@ class AccountService:
     """Per-user quotas, usage and billing.
 
     Billing: a job costs its allocated resources (nodes x cores, GPUs by type,
-    memory) x its billed wall-clock seconds (whole seconds, rounded up) x the
-    price of each, in integer minor units of the billing currency.
+    memory) x its billed wall-clock seconds (to the second: the measured run
+    time rounded to the nearest whole second, halves up) x the price of each,
+    in integer minor units of the billing currency. A job that never started
+    costs nothing; a cancelled or failed one pays for the seconds it ran.
     """
 
     @staticmethod

@@ -30,8 +30,10 @@ class AccountServiceStub:
     """Per-user quotas, usage and billing.
 
     Billing: a job costs its allocated resources (nodes x cores, GPUs by type,
-    memory) x its billed wall-clock seconds (whole seconds, rounded up) x the
-    price of each, in integer minor units of the billing currency.
+    memory) x its billed wall-clock seconds (to the second: the measured run
+    time rounded to the nearest whole second, halves up) x the price of each,
+    in integer minor units of the billing currency. A job that never started
+    costs nothing; a cancelled or failed one pays for the seconds it ran.
     """
 
     @_typing.overload
@@ -76,7 +78,7 @@ class AccountServiceStub:
     WatchQuotaAlerts: _grpc.UnaryStreamMultiCallable[_account_pb2.WatchQuotaAlertsRequest, _account_pb2.WatchQuotaAlertsResponse]
     """Streams quota alerts (server streaming): first one snapshot alert per
     watched kind whose usage is at or above a threshold, then an alert each
-    time usage crosses a threshold (default thresholds 80, 90 and 100 percent
+    time usage crosses a threshold (default thresholds 80 and 100 percent
     of the limit) up or down, until the client cancels.
 
     Errors: PERMISSION_DENIED (another user without the admin scope);
@@ -91,8 +93,10 @@ class AccountServiceAsyncStub(AccountServiceStub):
     """Per-user quotas, usage and billing.
 
     Billing: a job costs its allocated resources (nodes x cores, GPUs by type,
-    memory) x its billed wall-clock seconds (whole seconds, rounded up) x the
-    price of each, in integer minor units of the billing currency.
+    memory) x its billed wall-clock seconds (to the second: the measured run
+    time rounded to the nearest whole second, halves up) x the price of each,
+    in integer minor units of the billing currency. A job that never started
+    costs nothing; a cancelled or failed one pays for the seconds it ran.
     """
 
     def __init__(self, channel: _aio.Channel) -> None: ...
@@ -134,7 +138,7 @@ class AccountServiceAsyncStub(AccountServiceStub):
     WatchQuotaAlerts: _aio.UnaryStreamMultiCallable[_account_pb2.WatchQuotaAlertsRequest, _account_pb2.WatchQuotaAlertsResponse]  # type: ignore[assignment]
     """Streams quota alerts (server streaming): first one snapshot alert per
     watched kind whose usage is at or above a threshold, then an alert each
-    time usage crosses a threshold (default thresholds 80, 90 and 100 percent
+    time usage crosses a threshold (default thresholds 80 and 100 percent
     of the limit) up or down, until the client cancels.
 
     Errors: PERMISSION_DENIED (another user without the admin scope);
@@ -148,8 +152,10 @@ class AccountServiceServicer:
     """Per-user quotas, usage and billing.
 
     Billing: a job costs its allocated resources (nodes x cores, GPUs by type,
-    memory) x its billed wall-clock seconds (whole seconds, rounded up) x the
-    price of each, in integer minor units of the billing currency.
+    memory) x its billed wall-clock seconds (to the second: the measured run
+    time rounded to the nearest whole second, halves up) x the price of each,
+    in integer minor units of the billing currency. A job that never started
+    costs nothing; a cancelled or failed one pays for the seconds it ran.
     """
 
     def GetQuota(
@@ -214,7 +220,7 @@ class AccountServiceServicer:
     ) -> _typing.Union[_abc.Iterator[_account_pb2.WatchQuotaAlertsResponse], _abc.AsyncIterator[_account_pb2.WatchQuotaAlertsResponse]]:
         """Streams quota alerts (server streaming): first one snapshot alert per
         watched kind whose usage is at or above a threshold, then an alert each
-        time usage crosses a threshold (default thresholds 80, 90 and 100 percent
+        time usage crosses a threshold (default thresholds 80 and 100 percent
         of the limit) up or down, until the client cancels.
 
         Errors: PERMISSION_DENIED (another user without the admin scope);
