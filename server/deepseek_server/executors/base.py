@@ -9,7 +9,7 @@ job's directory.
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -80,6 +80,10 @@ class LaunchRequest:
     """A directory private to the executor for this job (status files, pid files)."""
     timeout_seconds: int
     resources: Resources = field(default_factory=Resources)
+    after: tuple[str, ...] = ()
+    """``executor_job_id`` of jobs that must complete successfully before this one starts; only
+    for an executor that queues itself (it holds the job; if one of them fails, the job ends
+    with ``DEPENDENCY_FAILED``)."""
 
 
 class OutcomeKind(enum.Enum):
@@ -98,6 +102,8 @@ class OutcomeKind(enum.Enum):
     """The command could not be started (not found, not executable, bad working directory)."""
     LOST = "lost"
     """The executor has no trace of the job any more; its true outcome is unknown."""
+    DEPENDENCY_FAILED = "dependency_failed"
+    """The job never started: a job in its ``after`` did not complete successfully."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,6 +129,16 @@ class Executor(Protocol):
         """Short stable name stored with each job (``local``, ``slurm``)."""
         ...
 
+    async def open(self, installation_id: str) -> None:
+        """Get ready before any other call (except :attr:`name`): learn what the executor can
+        run and start watching. ``installation_id`` names this gateway's installation: jobs it
+        launches are named with it, so that they can be found again (:meth:`locate`).
+
+        Raises:
+            ExecutorUnavailable: the place that runs jobs cannot be reached.
+        """
+        ...
+
     def capabilities(self) -> Capabilities:
         """What this executor can ever run."""
         ...
@@ -134,6 +150,16 @@ class Executor(Protocol):
         ``Outcome`` of kind ``LAUNCH_FAILED`` from :meth:`wait`. Raises only when the executor
         itself cannot accept work (an :class:`ExecutorUnavailable`).
         """
+        ...
+
+    async def wait_started(self, request: LaunchRequest, executor_job_id: str) -> datetime | None:
+        """Wait until a launched job has started and return when it did (None if it ended
+        without starting). Immediate for an executor that starts jobs at launch."""
+        ...
+
+    async def locate(self, requests: Sequence[LaunchRequest]) -> dict[str, str]:
+        """Find jobs launched but never recorded (the gateway stopped between :meth:`launch`
+        and storing its result): ``job_id`` -> ``executor_job_id`` of those found."""
         ...
 
     async def wait(self, request: LaunchRequest, executor_job_id: str) -> Outcome:

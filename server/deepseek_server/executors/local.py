@@ -18,8 +18,9 @@ import json
 import os
 import signal
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -155,6 +156,9 @@ class LocalExecutor:
         """``local``."""
         return "local"
 
+    async def open(self, installation_id: str) -> None:
+        """Nothing to prepare: this machine is always there."""
+
     def capabilities(self) -> Capabilities:
         """One partition, ``local``: this machine, a single node, admitted by the caller."""
         partition = Partition(
@@ -200,6 +204,15 @@ class LocalExecutor:
         executor_job_id = str(ref)
         self._gpu_pool.hold(executor_job_id, gpu_indices)
         return executor_job_id
+
+    async def wait_started(self, request: LaunchRequest, executor_job_id: str) -> datetime | None:
+        """Now: a local job starts when it is launched."""
+        return datetime.now(UTC)
+
+    async def locate(self, requests: Sequence[LaunchRequest]) -> dict[str, str]:
+        """Nothing: a local job is RUNNING before it is launched, and :meth:`wait` finds its
+        supervisor through the control directory even without an id."""
+        return {}
 
     async def wait(self, request: LaunchRequest, executor_job_id: str) -> Outcome:
         """Wait for the job's supervisor to end and return the outcome it recorded.

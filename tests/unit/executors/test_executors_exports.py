@@ -7,6 +7,7 @@ import sys
 
 import deepseek_server.executors as executors
 from deepseek_server.executors import Executor, LocalExecutor
+from deepseek_server.executors.slurm import SlurmCommands, SlurmExecutor
 
 
 def test_exported_names() -> None:
@@ -51,3 +52,9 @@ def test_supervisor_imports_only_the_standard_library_cheaply() -> None:
     assert run.returncode == 2
     assert {"ctypes", "json", "signal"} <= loaded
     assert not {"asyncio", "typing", "datetime", "subprocess", "deepseek_server"} & loaded
+
+
+def test_slurm_executor_satisfies_the_protocol() -> None:
+    executor: Executor = SlurmExecutor(SlurmCommands())
+
+    assert executor.name == "slurm"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import json
 import os
@@ -279,6 +280,25 @@ async def test_cancel_before_the_supervisor_starts_still_cancels(tmp_path: Path)
     assert not (request.workdir / "ran").exists()
 
 
+def _child_for(control_dir: Path) -> int | None:
+    """The pid of this process's child started for ``control_dir``, if there is one yet."""
+    wanted = str(control_dir.absolute()).encode()
+    for entry in os.listdir("/proc"):
+        stat = proc_stat(int(entry)) if entry.isdigit() else None
+        if stat is not None and stat[1] == os.getpid():
+            with contextlib.suppress(OSError):
+                if wanted in Path(f"/proc/{entry}/cmdline").read_bytes():
+                    return int(entry)
+    return None
+
+
+async def _child_running(control_dir: Path) -> int:
+    """Wait for :func:`_child_for` to find the child (polled: no event exists for it)."""
+    while (pid := _child_for(control_dir)) is None:  # noqa: ASYNC110 - no event to wait on
+        await asyncio.sleep(0.01)
+    return pid
+
+
 async def test_cancelled_launch_does_not_leave_a_job_running(tmp_path: Path) -> None:
     python, gate = gated_python(tmp_path)
     executor = LocalExecutor(python=str(python), kill_grace_seconds=GRACE_SECONDS)
@@ -289,10 +309,13 @@ async def test_cancelled_launch_does_not_leave_a_job_running(tmp_path: Path) -> 
     launching.cancel()
     with pytest.raises(asyncio.CancelledError):
         await launching
+    abandoned = await asyncio.wait_for(_child_running(request.control_dir), 10)
     gate_fd = os.open(gate, os.O_RDWR)
     os.write(gate_fd, b"go\n")
-    # The abandoned supervisor is our only child: wait (without reaping) until it has exited.
-    await asyncio.wait_for(asyncio.to_thread(os.waitid, os.P_ALL, 0, os.WEXITED | os.WNOWAIT), 10)
+    # Wait (without reaping) until the abandoned supervisor has exited.
+    await asyncio.wait_for(
+        asyncio.to_thread(os.waitid, os.P_PID, abandoned, os.WEXITED | os.WNOWAIT), 10
+    )
     os.close(gate_fd)
     await executor.close()  # Reaps it.
 
