@@ -39,3 +39,36 @@ current_principal: ContextVar[Principal | None] = ContextVar("current_principal"
 def caller() -> Principal:
     """The principal of the current call; :data:`LOCAL_PRINCIPAL` without authentication."""
     return current_principal.get() or LOCAL_PRINCIPAL
+
+
+@dataclass(slots=True)
+class AuditFacts:
+    """What the audit record of the current call should say beyond what the interceptor sees.
+
+    The audit interceptor makes one per call, outermost of those who fill it in: authentication
+    notes the principal (or, for a refused call, the client id it claimed) and a servicer may
+    note the resource it acted on. Mutable on purpose: a ContextVar set by an inner layer is not
+    visible to an outer one once the inner one returns, a shared object is.
+    """
+
+    principal: Principal | None = None
+    claimed_client_id: str = ""
+    resource_id: str = ""
+
+
+current_audit: ContextVar[AuditFacts | None] = ContextVar("current_audit", default=None)
+
+
+def note_principal(principal: Principal | None, claimed_client_id: str = "") -> None:
+    """Tell the audit record who the call acts for, or which client id a refused call claimed."""
+    facts = current_audit.get()
+    if facts is not None:
+        facts.principal = principal
+        facts.claimed_client_id = claimed_client_id or facts.claimed_client_id
+
+
+def note_resource(resource_id: str) -> None:
+    """Tell the audit record which resource the call acted on (a job id, an upload id, ...)."""
+    facts = current_audit.get()
+    if facts is not None:
+        facts.resource_id = resource_id

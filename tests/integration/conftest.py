@@ -26,6 +26,8 @@ def settings_for(tmp_path: Path) -> Callable[..., Settings]:
             "storage": {"state_dir": tmp_path / "var"},
             # Short, so that tests of cancellation and timeouts of stubborn jobs stay quick.
             "executor": {"kill_grace_seconds": 1.0},
+            # Tests of other features act as the local user; tests of identity turn this on.
+            "auth": {"required": False},
         }
         for section, values in sections.items():
             overrides[section] = {**overrides.get(section, {}), **values}

@@ -34,7 +34,10 @@ async def test_the_sqlite_store_serves_as_a_store(tmp_path: Path) -> None:
     store: Store = await SqliteStore.open(tmp_path / "gateway.db")  # mypy checks the Protocol
     try:
         async with store.transaction() as tx:
-            assert await tx.execute("UPDATE gateway_meta SET value = value") == 1
+            changed = await tx.execute(
+                "UPDATE gateway_meta SET value = value WHERE key = :key", {"key": "installation_id"}
+            )
+            assert changed == 1
         assert await installation_id(store) != ""
     finally:
         await store.close()
