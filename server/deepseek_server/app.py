@@ -86,6 +86,7 @@ class Gateway:
         self._jobs: JobService | None = None
         self._data: DataService | None = None
         self._identity: IdentityService | None = None
+        self._accounts: Accounts | None = None
         self._audit: AuditLog | None = None
 
     @property
@@ -113,6 +114,13 @@ class Gateway:
         if self._data is None:
             raise RuntimeError("the gateway has not been started")
         return self._data
+
+    @property
+    def accounts(self) -> Accounts:
+        """Quotas, billing and alerts; available once started."""
+        if self._accounts is None:
+            raise RuntimeError("the gateway has not been started")
+        return self._accounts
 
     @property
     def identity(self) -> IdentityService:
@@ -158,7 +166,9 @@ class Gateway:
             self._audit = make_audit_log(self._store, self._identity, self.settings.audit)
             await self._audit.start()
             self.audit_interceptor.attach(self._audit)
-        self.accounts = make_accounts(self._store, self.settings.accounts)
+        self._accounts = make_accounts(
+            self._store, self.settings.accounts, self.settings.data.storage_quota_bytes
+        )
         try:
             await self.executor.open(await installation_id(self._store))
         except ExecutorUnavailable as exc:
@@ -177,6 +187,7 @@ class Gateway:
             self._jobs,
             storage.uploads_dir.absolute(),
             storage.datasets_dir.absolute(),
+            lambda owner: self.accounts.limit(owner, QuotaKind.STORAGE_BYTES),
         )
         self._jobs.use_datasets(self._data)
         if self._audit is not None:
@@ -189,7 +200,7 @@ class Gateway:
                 "AuthService": AuthServicer(self._identity),
                 "JobService": JobServicer(self._jobs),
                 "DataChunkService": DataChunkServicer(self._data),
-                "AccountService": AccountServicer(self.accounts, self._jobs),
+                "AccountService": AccountServicer(self.accounts, self._jobs, self._data),
                 **({"AuditService": AuditServicer(self._audit)} if self._audit else {}),
             },
         )
@@ -236,6 +247,8 @@ class Gateway:
             await self._data.close()
         if self._jobs is not None:
             await self._jobs.close()
+        if self._accounts is not None:
+            await self._accounts.close()
         if self._audit is not None:
             # After everything that records: the last calls and job transitions are flushed.
             await self._audit.close()
@@ -255,13 +268,14 @@ def make_audit_log(store: Store, identity: IdentityService, settings: AuditSetti
     return AuditLog(store, signer, lambda: PublicKeys.of(identity.jwks()), options)
 
 
-def make_accounts(store: Store, settings: AccountSettings) -> Accounts:
+def make_accounts(store: Store, settings: AccountSettings, storage_quota_bytes: int) -> Accounts:
     """Quotas, prices and alert thresholds from the settings."""
     defaults = {
         QuotaKind.CONCURRENT_JOBS: settings.concurrent_jobs,
         QuotaKind.NODES: settings.nodes,
         QuotaKind.GPUS: settings.gpus,
         QuotaKind.MONTHLY_BUDGET: settings.monthly_budget,
+        QuotaKind.STORAGE_BYTES: storage_quota_bytes,
     }
     prices = Prices(
         currency=settings.currency,
@@ -281,7 +295,13 @@ def make_executor(all_settings: Settings) -> Executor:
     if settings.kind == "slurm":
         slurm = all_settings.slurm
         return SlurmExecutor(
-            SlurmCommands(slurm.bin_dir, slurm.slurm_conf, slurm.command_timeout_seconds),
+            SlurmCommands(
+                slurm.bin_dir,
+                slurm.slurm_conf,
+                slurm.command_timeout_seconds,
+                # sbatch at full concurrency, with room for the poller's squeue and sacct.
+                workers=slurm.submit_concurrency + 2,
+            ),
             SubmitOptions(partition=slurm.partition, account=slurm.account, qos=slurm.qos),
             poll_interval_seconds=slurm.poll_interval_seconds,
             submit_concurrency=slurm.submit_concurrency,

@@ -11,6 +11,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from deepseek_server import admin, audit_cli, quotas_cli
 from deepseek_server.app import Gateway, StartupError
 from deepseek_server.config import ConfigError, Settings, describe_settings, load_settings
 from deepseek_server.logs import configure_logging
@@ -35,6 +36,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"deepseek-server: {exc}", file=sys.stderr)
         return EXIT_BAD_CONFIG
     configure_logging(settings.logging)
+    if args.command in admin.COMMANDS:
+        return admin.run(args, settings)
+    if args.command in audit_cli.COMMANDS:
+        return audit_cli.run(args, settings)
+    if args.command in quotas_cli.COMMANDS:
+        return quotas_cli.run(args, settings)
     if args.command == "check-config":
         print(f"settings OK ({config or 'embedded defaults'})")
         return EXIT_OK
@@ -80,5 +87,8 @@ def _parser() -> argparse.ArgumentParser:
         ("settings", "list every setting with its default and meaning"),
     ):
         commands.add_parser(name, help=help_text, parents=[common])
+    admin.add_commands(commands, common)
+    audit_cli.add_commands(commands, common)
+    quotas_cli.add_commands(commands, common)
     parser.set_defaults(command="serve", config=None)
     return parser

@@ -11,7 +11,9 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import contextlib
 import json
+import logging
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -36,12 +38,15 @@ from deepseek_server.errors import (
 from deepseek_server.executors.base import GpuType, Resources
 from deepseek_server.storage import Store, Transaction
 
+_log = logging.getLogger(__name__)
+
 _UNITS = {
     QuotaKind.CONCURRENT_JOBS: "jobs",
     QuotaKind.NODES: "nodes",
     QuotaKind.GPUS: "gpus",
     QuotaKind.STORAGE_BYTES: "bytes",
 }
+OVERRIDES_POLL_SECONDS = 1.0
 DEFAULT_PAGE_SIZE = 100
 MAX_PAGE_SIZE = 1000
 
@@ -76,6 +81,7 @@ class Accounts:
         self._usage: dict[str, _Usage] = {}
         self._watchers: dict[str, set[asyncio.Queue[QuotaAlert]]] = {}
         self._overrides_version = ""
+        self._poller: asyncio.Task[None] | None = None
 
     @property
     def prices(self) -> Prices:
@@ -101,6 +107,24 @@ class Accounts:
             usage.month, usage.spent = month, int(row["spent"])
         for job_id, owner, resources, timeout in active:
             self._take(owner, job_id, resources, timeout)
+        self._poller = asyncio.create_task(self._poll_overrides(), name="quota-overrides")
+
+    async def close(self) -> None:
+        """Stop watching for overrides an administrator sets from the command line."""
+        if self._poller is not None:
+            self._poller.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._poller
+            self._poller = None
+
+    async def _poll_overrides(self) -> None:
+        # The CLI writes overrides to the database; a version counter tells when to reread.
+        while True:
+            await asyncio.sleep(OVERRIDES_POLL_SECONDS)
+            try:
+                await self.reload_overrides()
+            except Exception:
+                _log.exception("reloading quota overrides failed")
 
     async def reload_overrides(self) -> None:
         """Read the overrides again if an administrator changed them (from the CLI)."""
@@ -117,6 +141,10 @@ class Accounts:
         self._overrides, self._overrides_version = overrides, version
         for user in list(self._usage):
             self._check_levels(user)
+
+    def overrides_of(self, user: str) -> Mapping[QuotaKind, int]:
+        """The limits an administrator set for ``user``."""
+        return dict(self._overrides.get(user, {}))
 
     def limit(self, user: str, kind: QuotaKind) -> int:
         """The user's limit of ``kind``: their override, else the default (-1: unlimited)."""

@@ -13,6 +13,7 @@ from deepseek.hpc.v1 import account_pb2, account_pb2_grpc, common_pb2
 from deepseek_server.accounts.model import Charge, Money, QuotaAlert, QuotaKind
 from deepseek_server.accounts.service import Accounts
 from deepseek_server.context import caller
+from deepseek_server.data.service import DataService
 from deepseek_server.errors import FieldViolation, InvalidArgument, PermissionDenied
 from deepseek_server.jobs.service import JobService
 from deepseek_server.jobs.validation import validate_spec
@@ -30,15 +31,16 @@ _KIND_FROM_PROTO = {number: kind for kind, number in _KIND_TO_PROTO.items()}
 class AccountServicer(account_pb2_grpc.AccountServiceServicer):
     """Quotas, usage and alerts of the caller (of anyone, with the admin scope)."""
 
-    def __init__(self, accounts: Accounts, jobs: JobService) -> None:
+    def __init__(self, accounts: Accounts, jobs: JobService, data: DataService) -> None:
         self._accounts = accounts
         self._jobs = jobs
+        self._data = data
 
     async def GetQuota(
         self, request: account_pb2.GetQuotaRequest, context: Context
     ) -> account_pb2.GetQuotaResponse:
         user = _whose(request.user_id)
-        return account_pb2.GetQuotaResponse(quota=self._quota(user))
+        return account_pb2.GetQuotaResponse(quota=await self._quota(user))
 
     async def UpdateQuota(
         self, request: account_pb2.UpdateQuotaRequest, context: Context
@@ -62,7 +64,7 @@ class AccountServicer(account_pb2_grpc.AccountServiceServicer):
         if violations:
             raise InvalidArgument(violations)
         await self._accounts.set_overrides(request.user_id, overrides)
-        return account_pb2.UpdateQuotaResponse(quota=self._quota(request.user_id))
+        return account_pb2.UpdateQuotaResponse(quota=await self._quota(request.user_id))
 
     async def GetUsage(
         self, request: account_pb2.GetUsageRequest, context: Context
@@ -110,7 +112,8 @@ class AccountServicer(account_pb2_grpc.AccountServiceServicer):
         async for alert in self._accounts.watch(user, kinds):
             yield account_pb2.WatchQuotaAlertsResponse(alert=_alert(alert))
 
-    def _quota(self, user: str) -> account_pb2.Quota:
+    async def _quota(self, user: str) -> account_pb2.Quota:
+        stored = await self._data.storage_used(user)
         return account_pb2.Quota(
             user_id=user,
             limits=[
@@ -121,7 +124,7 @@ class AccountServicer(account_pb2_grpc.AccountServiceServicer):
                     unit=standing.unit,
                     overridden=standing.overridden,
                 )
-                for standing in self._accounts.standing(user)
+                for standing in self._accounts.standing(user, stored)
             ],
         )
 

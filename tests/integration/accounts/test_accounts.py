@@ -11,12 +11,13 @@ import pytest
 
 import deepseek_api as ds
 from deepseek.hpc.v1 import account_pb2, account_pb2_grpc
+from deepseek_server import cli
 from deepseek_server.accounts.model import QuotaKind
 from deepseek_server.app import Gateway
 from deepseek_server.config import Settings
 from deepseek_server.jobs.model import JobSpec
 from deepseek_server.jobs.service import CreateRequest
-from tests.support import spec
+from tests.support import eventually, spec
 
 
 @pytest.fixture
@@ -225,3 +226,55 @@ async def test_one_users_usage_never_appears_in_anothers(started: Gateway) -> No
     assert started.accounts.standing("carol")[0].usage == 0
     assert [c.job_id for c in alice_usage.charges] == [alice.id]
     assert [c.job_id for c in bob_usage.charges] == [bob.id]
+
+
+async def test_the_storage_quota_is_one_limit_for_uploads_and_the_quota_report(
+    started: Gateway, tmp_path: Path
+) -> None:
+    small, large = tmp_path / "small.bin", tmp_path / "large.bin"
+    small.write_bytes(b"x" * 100)
+    large.write_bytes(b"y" * 1000)
+    await started.accounts.set_overrides("local", {QuotaKind.STORAGE_BYTES: 500})
+    async with (
+        ds.AsyncDeepSeekClient(started.address) as client,
+        grpc.aio.insecure_channel(started.address) as channel,
+    ):
+        await client.create_dataset("inputs")
+        await client.upload_to_dataset("inputs", [small])
+        with pytest.raises(ds.ResourceExhausted) as refused:
+            await client.upload_to_dataset("inputs", [large])
+        quota = (
+            await account_pb2_grpc.AccountServiceStub(channel).GetQuota(
+                account_pb2.GetQuotaRequest()
+            )
+        ).quota
+
+    storage = next(q for q in quota.limits if q.kind == account_pb2.QUOTA_KIND_STORAGE_BYTES)
+    assert (storage.limit, storage.usage, storage.overridden) == (500, 100, True)
+    assert refused.value.quota_violations[0].subject == "user:local/storage_bytes"
+
+
+async def test_a_quota_set_from_the_command_line_reaches_the_running_gateway(
+    started: Gateway, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("DEEPSEEK__STORAGE__STATE_DIR", str(started.settings.storage.state_dir))
+    gate = tmp_path / "gate"
+    holding = spec(f"while [ ! -e {gate} ]; do sleep 0.05; done")
+
+    code = await asyncio.to_thread(
+        cli.main, ["quotas", "set", "--user", "local", "--concurrent-jobs", "1"]
+    )
+    # Applied at the gateway's next poll of the overrides (about a second).
+    await eventually(
+        lambda: started.accounts.limit("local", QuotaKind.CONCURRENT_JOBS) == 1,
+        "the override reached the running gateway",
+        seconds=10,
+    )
+    async with ds.AsyncDeepSeekClient(started.address) as client:
+        first = await client.create_job(holding, submit=True)
+        with pytest.raises(ds.ResourceExhausted):
+            await client.create_job(holding, submit=True)
+        gate.touch()
+        await first.wait(timeout=30)
+
+    assert code == 0
