@@ -12,13 +12,23 @@ from typing import Any, Self, TypeVar, cast
 import grpc
 
 from deepseek.hpc.v1 import job_pb2, job_pb2_grpc
-from deepseek_api import _calls, _health, _jobs, _watch
+from deepseek_api import _calls, _health, _jobs, _transport, _watch
+from deepseek_api._async_accounts import AsyncAccountMethods
+from deepseek_api._async_data import AsyncDataMethods
 from deepseek_api._capabilities import Capabilities
-from deepseek_api._config import ChannelOptions, TlsConfig
+from deepseek_api._config import (
+    DEFAULT_RETRY,
+    ChannelOptions,
+    RateLimitConfig,
+    RetryConfig,
+    TlsConfig,
+)
 from deepseek_api._core import USE_CLIENT_DEFAULT, CallTimeout, ClientCore
 from deepseek_api._errors import APIException, DeadlineExceeded
 from deepseek_api._job import AsyncJob, LogStreamName
+from deepseek_api._ml import AsyncMLTask, ml_task_spec
 from deepseek_api._specs import JobSpecLike
+from deepseek_api._tokens import AsyncTokenCache
 from deepseek_api._watch import JobEvent
 
 _Request = TypeVar("_Request")
@@ -26,7 +36,7 @@ _Response = TypeVar("_Response")
 _Stub = TypeVar("_Stub")
 
 
-class AsyncDeepSeekClient(ClientCore):
+class AsyncDeepSeekClient(ClientCore, AsyncDataMethods, AsyncAccountMethods):
     """An asyncio client of the DeepSeek HPC API, with the surface of ``DeepSeekClient``.
 
     Its ``grpc.aio`` channel is opened on the first call and belongs to that call's event
@@ -46,10 +56,20 @@ class AsyncDeepSeekClient(ClientCore):
         tls: TlsConfig | None = None,
         options: ChannelOptions | None = None,
         timeout: float | None = 30.0,
+        retry: RetryConfig = DEFAULT_RETRY,
+        rate_limit: RateLimitConfig | None = None,
     ) -> None:
-        super().__init__(endpoint, credentials, tls=tls, options=options, timeout=timeout)
+        super().__init__(
+            endpoint,
+            credentials,
+            tls=tls,
+            options=options,
+            timeout=timeout,
+            retry=retry,
+            rate_limit=rate_limit,
+        )
         # Opened lazily: a grpc.aio channel binds to the event loop running when it is made.
-        self._channel: grpc.aio.Channel | None = None
+        self._channels: _transport.AioChannels | None = None
         self._stubs: dict[Callable[[grpc.aio.Channel], Any], Any] = {}
 
     async def check_health(self, service: str = "") -> str:
@@ -143,6 +163,42 @@ class AsyncDeepSeekClient(ClientCore):
             self._server_stream(self._job_service().ReadJobLogs, request, timeout=timeout)
         )
 
+    async def create_ml_task(
+        self,
+        framework: str,
+        nodes: int = 1,
+        command: str = "",
+        *,
+        job_name: str | None = None,
+        cpus_per_node: int | None = None,
+        gpus_per_node: int | None = None,
+        memory_gb: int | None = None,
+        gpu_type: str | None = None,
+        timeout: int | None = None,  # noqa: ASYNC109 (the job's time limit)
+        environment: Mapping[str, str] | None = None,
+        labels: Mapping[str, str] | None = None,
+        dependencies: Sequence[str] | None = None,
+        request_id: str | None = None,
+    ) -> AsyncMLTask:
+        """Create and submit a machine-learning task.
+        See :meth:`DeepSeekClient.create_ml_task`."""
+        spec = ml_task_spec(
+            framework,
+            nodes,
+            command,
+            job_name=job_name,
+            cpus_per_node=cpus_per_node,
+            gpus_per_node=gpus_per_node,
+            memory_gb=memory_gb,
+            gpu_type=gpu_type,
+            timeout=timeout,
+            environment=environment,
+            labels=labels,
+            dependencies=dependencies,
+        )
+        request = _jobs.create_job_request(spec, submit=True, request_id=request_id)
+        return AsyncMLTask((await self._unary(self._job_service().CreateJob, request)).job, self)
+
     async def get_capabilities(self) -> Capabilities:
         """What the executor can run. See :meth:`DeepSeekClient.get_capabilities`."""
         request = job_pb2.GetCapabilitiesRequest()
@@ -155,10 +211,10 @@ class AsyncDeepSeekClient(ClientCore):
         if self._closed:
             return
         self._closed = True
-        channel, self._channel = self._channel, None
+        channels, self._channels = self._channels, None
         self._stubs.clear()
-        if channel is not None:
-            await channel.close()
+        if channels is not None:
+            await channels.close()
 
     async def aclose(self) -> None:
         """The same as :meth:`close`, for ``contextlib.aclosing``."""
@@ -178,11 +234,11 @@ class AsyncDeepSeekClient(ClientCore):
 
     def _stub(self, factory: Callable[[grpc.aio.Channel], _Stub]) -> _Stub:
         self._ensure_open()
-        if self._channel is None:
-            self._channel = self._channel_spec.open_aio()
+        if self._channels is None:
+            self._channels = _transport.open_aio(self._channel_spec, self._layers)
         stub = self._stubs.get(factory)
         if stub is None:
-            stub = self._stubs[factory] = factory(self._channel)
+            stub = self._stubs[factory] = factory(self._channels.calls)
         return cast(_Stub, stub)
 
     async def _unary(
@@ -202,6 +258,10 @@ class AsyncDeepSeekClient(ClientCore):
         timeout: CallTimeout = USE_CLIENT_DEFAULT,
     ) -> AsyncGenerator[_Response]:
         return _calls.server_stream_async(method, request, self._call_timeout(timeout))
+
+    @property
+    def _token_cache(self) -> AsyncTokenCache | None:
+        return None if self._channels is None else self._channels.token_cache
 
     def _job_service(self) -> job_pb2_grpc.JobServiceAsyncStub:
         return self._stub(job_pb2_grpc.JobServiceStub)

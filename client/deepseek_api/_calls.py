@@ -1,14 +1,15 @@
 """The one call path every client method goes through: invoke a stub method with a
 deadline and turn a failed call into an ``APIException``.
 
-The retry and rate-limit layers of later versions belong here, once, for both clients.
+Authentication, retries and rate limiting happen below, in the channel's interceptors
+(:mod:`deepseek_api._transport`).
 The async functions take a ``timeout`` (ASYNC109 notwithstanding) because it becomes the
 gRPC deadline, which travels to the server; ``asyncio.timeout`` would only stop waiting.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, Generator
+from collections.abc import AsyncGenerator, AsyncIterator, Generator, Iterator
 from typing import TypeVar
 
 import grpc
@@ -67,6 +68,38 @@ async def server_stream_async(
 ) -> AsyncGenerator[_Response]:
     """The ``grpc.aio`` twin of :func:`server_stream`."""
     call = method(request, timeout=timeout)
+    try:
+        async for response in call:
+            yield response
+    except grpc.RpcError as err:
+        raise from_rpc_error(err) from err
+    finally:
+        call.cancel()
+
+
+def bidi_stream(
+    method: grpc.StreamStreamMultiCallable[_Request, _Response],
+    requests: Iterator[_Request],
+    timeout: float | None,
+) -> Generator[_Response]:
+    """Call a bidirectional-streaming method, sending ``requests`` (consumed by a gRPC
+    thread); errors as in :func:`server_stream`."""
+    call = method(requests, timeout=timeout)
+    try:
+        yield from call
+    except grpc.RpcError as err:
+        raise from_rpc_error(err) from err
+    finally:
+        call.cancel()
+
+
+async def bidi_stream_async(
+    method: grpc.aio.StreamStreamMultiCallable[_Request, _Response],
+    requests: AsyncIterator[_Request],
+    timeout: float | None,  # noqa: ASYNC109
+) -> AsyncGenerator[_Response]:
+    """The ``grpc.aio`` twin of :func:`bidi_stream`."""
+    call = method(requests, timeout=timeout)
     try:
         async for response in call:
             yield response

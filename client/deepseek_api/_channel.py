@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import grpc
@@ -45,16 +46,24 @@ class ChannelSpec:
         return cls(endpoint.target, credentials, _channel_arguments(options, tls))
 
     def open(self) -> grpc.Channel:
-        """Open a synchronous channel (it connects lazily, on the first call)."""
+        """Open a synchronous channel (it connects lazily, on the first call).
+
+        Interceptors are added around it with ``grpc.intercept_channel``.
+        """
         if self.credentials is None:
             return grpc.insecure_channel(self.target, options=self.arguments)
         return grpc.secure_channel(self.target, self.credentials, options=self.arguments)
 
-    def open_aio(self) -> grpc.aio.Channel:
-        """Open a ``grpc.aio`` channel bound to the running event loop."""
+    def open_aio(self, interceptors: Sequence[grpc.aio.ClientInterceptor] = ()) -> grpc.aio.Channel:
+        """Open a ``grpc.aio`` channel bound to the running event loop, with
+        ``interceptors`` (outermost first)."""
         if self.credentials is None:
-            return grpc.aio.insecure_channel(self.target, options=self.arguments)
-        return grpc.aio.secure_channel(self.target, self.credentials, options=self.arguments)
+            return grpc.aio.insecure_channel(
+                self.target, options=self.arguments, interceptors=interceptors or None
+            )
+        return grpc.aio.secure_channel(
+            self.target, self.credentials, options=self.arguments, interceptors=interceptors or None
+        )
 
 
 def _channel_arguments(

@@ -13,13 +13,22 @@ from typing import Any, Self, TypeVar, cast
 import grpc
 
 from deepseek.hpc.v1 import job_pb2, job_pb2_grpc
-from deepseek_api import _calls, _health, _jobs, _watch
+from deepseek_api import _calls, _health, _jobs, _transport, _watch
 from deepseek_api._capabilities import Capabilities
-from deepseek_api._config import ChannelOptions, TlsConfig
+from deepseek_api._config import (
+    DEFAULT_RETRY,
+    ChannelOptions,
+    RateLimitConfig,
+    RetryConfig,
+    TlsConfig,
+)
 from deepseek_api._core import USE_CLIENT_DEFAULT, CallTimeout, ClientCore
 from deepseek_api._errors import APIException, DeadlineExceeded
 from deepseek_api._job import Job, LogStreamName
+from deepseek_api._ml import MLTask, ml_task_spec
 from deepseek_api._specs import JobSpecLike
+from deepseek_api._sync_accounts import SyncAccountMethods
+from deepseek_api._sync_data import SyncDataMethods
 from deepseek_api._watch import JobEvent
 
 _Request = TypeVar("_Request")
@@ -27,7 +36,7 @@ _Response = TypeVar("_Response")
 _Stub = TypeVar("_Stub")
 
 
-class DeepSeekClient(ClientCore):
+class DeepSeekClient(ClientCore, SyncDataMethods, SyncAccountMethods):
     """A synchronous client of the DeepSeek HPC API.
 
     One client holds one gRPC channel (connected lazily, on the first call) and is safe
@@ -43,7 +52,17 @@ class DeepSeekClient(ClientCore):
             client, optionally with ``scope``.
         tls: Root certificates, a client certificate for mutual TLS, a server name override.
         options: Channel settings (keepalive, message sizes, user agent).
-        timeout: Default deadline of each call in seconds; None for no deadline.
+        timeout: Default deadline of each call in seconds; None for no deadline. Retries
+            and waiting for the rate limiter happen within it.
+        retry: How failed calls are retried (see :class:`RetryConfig`);
+            ``RetryConfig(max_retries=0)`` turns retrying off.
+        rate_limit: A client-side token bucket the calls wait on (see
+            :class:`RateLimitConfig`); None (the default) for no client-side limit.
+
+    With ``credentials`` every call carries an access token, fetched with them on the
+    first call and refreshed before it expires; a call the server refuses as
+    UNAUTHENTICATED is repeated once with a new token. Without ``credentials`` calls go
+    out without a token (a gateway with authentication switched off).
 
     Raises:
         ValueError, TypeError: if an argument is malformed; the message says which.
@@ -57,10 +76,22 @@ class DeepSeekClient(ClientCore):
         tls: TlsConfig | None = None,
         options: ChannelOptions | None = None,
         timeout: float | None = 30.0,
+        retry: RetryConfig = DEFAULT_RETRY,
+        rate_limit: RateLimitConfig | None = None,
     ) -> None:
-        super().__init__(endpoint, credentials, tls=tls, options=options, timeout=timeout)
+        super().__init__(
+            endpoint,
+            credentials,
+            tls=tls,
+            options=options,
+            timeout=timeout,
+            retry=retry,
+            rate_limit=rate_limit,
+        )
         self._lock = threading.Lock()
-        self._channel = self._channel_spec.open()
+        opened = _transport.open_sync(self._channel_spec, self._layers)
+        self._channel = opened.calls
+        self._token_cache = opened.token_cache
         self._stubs: dict[Callable[[grpc.Channel], Any], Any] = {}
 
     def check_health(self, service: str = "") -> str:
@@ -284,6 +315,75 @@ class DeepSeekClient(ClientCore):
         return self._log_data(
             self._server_stream(self._job_service().ReadJobLogs, request, timeout=timeout)
         )
+
+    def create_ml_task(
+        self,
+        framework: str,
+        nodes: int = 1,
+        command: str = "",
+        *,
+        job_name: str | None = None,
+        cpus_per_node: int | None = None,
+        gpus_per_node: int | None = None,
+        memory_gb: int | None = None,
+        gpu_type: str | None = None,
+        timeout: int | None = None,
+        environment: Mapping[str, str] | None = None,
+        labels: Mapping[str, str] | None = None,
+        dependencies: Sequence[str] | None = None,
+        request_id: str | None = None,
+    ) -> MLTask:
+        """Create and submit a machine-learning task, as in the platform guide::
+
+            task = client.create_ml_task(
+                framework="pytorch", nodes=4, command="python train.py --batch_size 256"
+            )
+            task.wait_for_completion()
+            print(task.get_metrics())
+
+        A task is a job labelled ``framework=<framework>`` whose command sees the
+        environment variable ``ML_FRAMEWORK=<framework>``; the framework itself must be
+        installed where the job runs. The job reports metrics by appending JSON lines
+        (``{"loss": 0.12}``) to the file named by ``DEEPSEEK_METRICS_FILE``.
+
+        Args:
+            framework: ``"pytorch"``, ``"tensorflow"``, ``"jax"``, ...: 1 to 63
+                characters of ``[a-z0-9_-]`` (case is folded).
+            nodes: Compute nodes (1 to 1024).
+            command: The command line, run by ``/bin/sh -c`` in the job's working
+                directory.
+            job_name: Default: ``"<framework>-task"``.
+            cpus_per_node, gpus_per_node, memory_gb, gpu_type, timeout: As in a job's
+                ``resource_spec`` and ``timeout``; the server's defaults when None.
+            environment, labels, dependencies: As in a job spec (the framework's label
+                and variable are added).
+            request_id: Idempotency key, as for :meth:`create_job`.
+
+        Returns:
+            The task, submitted (QUEUED).
+
+        Raises:
+            ValueError: a malformed ``framework`` or spec.
+            InvalidArgument: the server refuses the spec (e.g. more nodes than any
+                partition has).
+            ResourceExhausted: a quota would be exceeded.
+        """
+        spec = ml_task_spec(
+            framework,
+            nodes,
+            command,
+            job_name=job_name,
+            cpus_per_node=cpus_per_node,
+            gpus_per_node=gpus_per_node,
+            memory_gb=memory_gb,
+            gpu_type=gpu_type,
+            timeout=timeout,
+            environment=environment,
+            labels=labels,
+            dependencies=dependencies,
+        )
+        request = _jobs.create_job_request(spec, submit=True, request_id=request_id)
+        return MLTask(self._unary(self._job_service().CreateJob, request).job, self)
 
     def get_capabilities(self) -> Capabilities:
         """What the executor can run: its partitions and their limits."""

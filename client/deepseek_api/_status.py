@@ -16,7 +16,7 @@ _ = error_details_pb2
 
 _STATUS_DETAILS_KEY = "grpc-status-details-bin"
 
-_Trailers = Iterable[tuple[str, str | bytes]] | None
+Trailers = Iterable[tuple[str, str | bytes]] | None
 
 _CODE_BY_NUMBER = {code.value[0]: code for code in grpc.StatusCode}
 
@@ -29,7 +29,7 @@ def from_rpc_error(err: grpc.RpcError) -> APIException:
     The returned exception has ``err`` as its ``__cause__``; raise it ``from err``.
     """
     code, message, trailers = _call_outcome(err)
-    status = _rich_status(trailers)
+    status = rich_status(trailers)
     details: list[Message] = []
     if status is not None:
         message = message or status.message
@@ -47,7 +47,7 @@ def from_status(status: status_pb2.Status) -> APIException:
     return exception_class_for(code)(status.message, details=details)
 
 
-def _call_outcome(err: grpc.RpcError) -> tuple[grpc.StatusCode, str, _Trailers]:
+def _call_outcome(err: grpc.RpcError) -> tuple[grpc.StatusCode, str, Trailers]:
     # grpc.aio errors return aio Metadata, the sync ones tuples of (key, value);
     # both iterate as pairs. A bare RpcError (raised by an interceptor, say) has neither.
     if isinstance(err, grpc.aio.AioRpcError):
@@ -57,7 +57,8 @@ def _call_outcome(err: grpc.RpcError) -> tuple[grpc.StatusCode, str, _Trailers]:
     return grpc.StatusCode.UNKNOWN, str(err), None
 
 
-def _rich_status(trailers: _Trailers) -> status_pb2.Status | None:
+def rich_status(trailers: Trailers) -> status_pb2.Status | None:
+    """The ``google.rpc.Status`` a server sent in a call's trailing metadata, if any."""
     # Not grpc_status.rpc_status.from_call: it raises ValueError when the Status
     # disagrees with the call's code or message (a proxy rewrote one), which would hide
     # the real error behind a ValueError. The transport's code and message win here.

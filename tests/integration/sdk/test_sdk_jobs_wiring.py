@@ -37,6 +37,7 @@ SPEC: dict[str, Any] = {
     "dependencies": ["dataset_20230801"],
 }
 FAST_BACKOFF = Backoff(initial=0.01, multiplier=2, maximum=0.05, attempts=3)
+FAST_RETRY = ds.RetryConfig(initial_backoff=0.001, max_backoff=0.01)
 
 
 @dataclass
@@ -215,11 +216,11 @@ async def api(
     """A client of the scripted service, sync and async in turn."""
     address = service[0]
     if request.param == "async":
-        async with ds.AsyncDeepSeekClient(address, timeout=10) as async_client:
+        async with ds.AsyncDeepSeekClient(address, timeout=10, retry=FAST_RETRY) as async_client:
             async_client._watch_backoff = FAST_BACKOFF
             yield Api(async_client, is_async=True)
     else:
-        sync_client = ds.DeepSeekClient(address, timeout=10)
+        sync_client = ds.DeepSeekClient(address, timeout=10, retry=FAST_RETRY)
         sync_client._watch_backoff = FAST_BACKOFF
         try:
             yield Api(sync_client, is_async=False)
@@ -511,12 +512,14 @@ async def test_watch_from_a_sequence_keeps_it_until_an_event_arrives(
 async def test_watch_gives_up_after_the_reconnects_in_a_row(
     api: Api, jobs: ScriptedJobService
 ) -> None:
-    jobs.watches = [Watch([], then=grpc.StatusCode.UNAVAILABLE)] * (FAST_BACKOFF.attempts + 1)
+    # Each reconnect is itself retried by the retry layer, as it fails before any event.
+    calls = (FAST_BACKOFF.attempts + 1) * (FAST_RETRY.max_retries + 1)
+    jobs.watches = [Watch([], then=grpc.StatusCode.UNAVAILABLE)] * calls
 
     with pytest.raises(ds.Unavailable, match="shutting down"):
         await api.collect(api.client.watch_jobs())
 
-    assert len(jobs.received(job_pb2.WatchJobsRequest)) == FAST_BACKOFF.attempts + 1
+    assert len(jobs.received(job_pb2.WatchJobsRequest)) == calls
 
 
 async def test_watch_raises_other_errors_without_reconnecting(
