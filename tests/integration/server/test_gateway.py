@@ -73,7 +73,7 @@ async def test_a_method_not_served_answers_unimplemented_in_every_call_shape(
         calls: dict[str, Any] = {
             "unary": _faulty(channel, "NotYet")(b""),
             "server stream": _drain(_faulty(channel, "NotYetStream", stream=True)(b"")),
-            "bidi stream": _drain(channel.stream_stream("/test.Faulty/NotYetBidi")(iter([b"x"]))),
+            "bidi stream": _drain(_faulty_bidi(channel, "NotYetBidi")(iter([b"x"]))),
         }
         raised = {}
         for shape, call in calls.items():
@@ -166,6 +166,11 @@ async def faulty_gateway(
 def _faulty(channel: grpc.aio.Channel, method: str, *, stream: bool = False) -> Any:
     """A callable for ``test.Faulty/method`` taking and returning raw bytes."""
     return (channel.unary_stream if stream else channel.unary_unary)(f"/test.Faulty/{method}")
+
+
+def _faulty_bidi(channel: grpc.aio.Channel, method: str) -> Any:
+    """A bidirectional-streaming callable for ``test.Faulty/method`` on raw bytes."""
+    return channel.stream_stream(f"/test.Faulty/{method}")
 
 
 async def _call(address: str, method: str, **kwargs: Any) -> ds.APIException:
