@@ -44,6 +44,9 @@ Bill = Callable[[Job, float], Charge | None]
 # A gateway-side backstop behind executors that enforce timeouts themselves (the local
 # supervisor does, to the second): it only acts if the executor did not.
 TIMEOUT_BACKSTOP_SECONDS = 5.0
+# How many queued jobs that do not fit the free capacity a dispatch pass looks past to find
+# smaller ones that do (backfill), so that a long queue costs a bounded amount per pass.
+BACKFILL_WINDOW = 256
 
 
 @dataclass
@@ -58,6 +61,10 @@ class _Active:
     after: tuple[str, ...] = ()
     ended: bool = False
     """The job's terminal state is decided; whatever the executor reports later is ignored."""
+    resources: Resources = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.resources = self.job.spec.resources
 
 
 @dataclass
@@ -302,7 +309,11 @@ class Scheduler:
 
     def _dispatch_ready(self) -> None:
         queues_itself = self._capabilities.queues_itself
-        for job_id, active in list(self._queued.items()):
+        starting: list[_Active] = []
+        passed_over = 0
+        for active in self._queued.values():
+            if not queues_itself and (self._free.cpus <= 0 or passed_over >= BACKFILL_WINDOW):
+                break  # every job needs a CPU; and a bounded look past jobs that do not fit
             if active.waiting_on:
                 if not queues_itself:
                     continue
@@ -310,12 +321,14 @@ class Scheduler:
                 if any(h is None or not h.executor_job_id or h.ended for h in handed):
                     continue
                 active.after = tuple(h.executor_job_id for h in handed if h is not None)
-            need = active.job.spec.resources
-            if not queues_itself and not self._free.fits(need):
+            if not queues_itself and not self._free.fits(active.resources):
+                passed_over += 1
                 continue
-            del self._queued[job_id]
-            self._running[job_id] = active
             self._take(active)
+            starting.append(active)
+        for active in starting:
+            del self._queued[active.job.id]
+            self._running[active.job.id] = active
             self._spawn(self._start(active))
 
     async def _start(self, active: _Active) -> None:
@@ -564,7 +577,7 @@ class Scheduler:
 
     def _take(self, active: _Active, sign: int = 1) -> None:
         if not self._capabilities.queues_itself:
-            self._free.take(active.job.spec.resources, sign)
+            self._free.take(active.resources, sign)
 
     def _spawn(self, work: Awaitable[None]) -> None:
         task = asyncio.ensure_future(work)

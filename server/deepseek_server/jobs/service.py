@@ -44,9 +44,11 @@ from deepseek_server.jobs.repository import Change, JobRepository, ListCursor, c
 from deepseek_server.jobs.scheduler import Scheduler
 from deepseek_server.jobs.validation import validate_spec
 from deepseek_server.jobs.workspace import JobWorkspace
-from deepseek_server.storage import GroupCommit, Store, Transaction
+from deepseek_server.storage import Batcher, GroupCommit, Store, Transaction
 
 MAX_BATCH = 1000
+# How long a committed request id stays in memory for concurrent duplicates (seconds).
+REQUEST_MEMORY_SECONDS = 10.0
 MAX_WATCHED_JOBS = 1000
 DEFAULT_PAGE_SIZE = 100
 MAX_PAGE_SIZE = 1000
@@ -95,6 +97,10 @@ class JobService:
         self._repository = JobRepository(store)
         self._accounts = accounts
         self._writer: GroupCommit[Change, JobEvent | None] = GroupCommit(store, self._write)
+        # Concurrent creates look up their request ids in one query rather than one each.
+        self._request_lookup: Batcher[tuple[str, str], tuple[Job, str] | None] = Batcher(
+            self._find_requests
+        )
         self._hub = EventHub()
         self._workspace = workspace
         self._scheduler = Scheduler(
@@ -157,7 +163,8 @@ class JobService:
             specs[index], violations[index] = validate_spec(request.spec, self.capabilities)
         await self._check_dependencies(owner, specs, violations)
         request_ids = sorted({r.request_id for r in requests if r.request_id})
-        seen = await self._repository.find_requests(owner, request_ids)
+        found = await self._request_lookup.call_many([(owner, rid) for rid in request_ids])
+        seen = {rid: hit for rid, hit in zip(request_ids, found, strict=True) if hit is not None}
 
         writes: list[tuple[int, Change]] = []
         waits: list[tuple[int, asyncio.Future[tuple[Job, str]], str]] = []
@@ -204,7 +211,7 @@ class JobService:
             key = (owner, event.job.request_id)
             if key in promised:
                 promised[key].set_result((event.job, change.fingerprint))
-                del self._in_flight[key]
+                self._forget_later(key, promised[key])
             if event.job.state is JobState.QUEUED:
                 queued.append(event.job)
         self._publish(events)
@@ -500,6 +507,25 @@ class JobService:
             self._hub.announce(max(numbers))
             for observer in self._observers:
                 observer([event for event in events if event is not None])
+
+    def _forget_later(self, key: tuple[str, str], done: asyncio.Future[tuple[Job, str]]) -> None:
+        # A concurrent create with the same request id may have read the database just before
+        # this commit; it finds the answer here instead of creating the job a second time.
+        def forget() -> None:
+            if self._in_flight.get(key) is done:
+                del self._in_flight[key]
+
+        asyncio.get_running_loop().call_later(REQUEST_MEMORY_SECONDS, forget)
+
+    async def _find_requests(self, keys: list[tuple[str, str]]) -> list[tuple[Job, str] | None]:
+        by_owner: dict[str, list[str]] = {}
+        for owner, request_id in keys:
+            by_owner.setdefault(owner, []).append(request_id)
+        found: dict[tuple[str, str], tuple[Job, str]] = {}
+        for owner, request_ids in by_owner.items():
+            hits = await self._repository.find_requests(owner, sorted(set(request_ids)))
+            found.update({(owner, rid): hit for rid, hit in hits.items()})
+        return [found.get(key) for key in keys]
 
     def _reserve(self, job: Job) -> None:
         self._accounts.reserve(job.id, job.owner, job.spec.resources, job.spec.timeout_seconds)

@@ -17,12 +17,13 @@ from ._errors import (
     StoreClosedError,
     StoreError,
 )
-from ._group_commit import GroupCommit
+from ._group_commit import Batcher, GroupCommit
 from ._meta import installation_id
 from ._open import open_store
 from ._sqlite import SqliteOptions, SqliteStore
 
 __all__ = [
+    "Batcher",
     "ConstraintError",
     "GroupCommit",
     "MigrationError",

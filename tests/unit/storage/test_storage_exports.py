@@ -10,6 +10,7 @@ from deepseek_server.storage import SqliteStore, Store, installation_id
 
 def test_exported_names() -> None:
     assert sorted(storage.__all__) == [
+        "Batcher",
         "ConstraintError",
         "GroupCommit",
         "MigrationError",
