@@ -12,13 +12,13 @@ async def read_stdout(client: ds.AsyncDeepSeekClient, job_id: str) -> str:
     return b"".join([chunk async for chunk in client.read_logs(job_id)]).decode()
 
 
-async def test_a_four_node_job_runs_its_command_once_on_every_node(
+async def test_a_job_on_all_eight_nodes_runs_its_command_once_on_every_node(
     client: ds.AsyncDeepSeekClient,
 ) -> None:
     job = await client.create_job(
         {
             **spec('echo "$SLURMD_NODENAME $SLURM_PROCID $DEEPSEEK_NODES"'),
-            "resource_spec": {"nodes": 4, "cpus_per_node": 2},
+            "resource_spec": {"nodes": 8, "cpus_per_node": 2},
         },
         submit=True,
     )
@@ -26,7 +26,7 @@ async def test_a_four_node_job_runs_its_command_once_on_every_node(
 
     lines = sorted((await read_stdout(client, job.id)).splitlines())
     assert (job.status, job.exit_code) == ("COMPLETED", 0)
-    assert lines == ["n1 0 4", "n2 1 4", "n3 2 4", "n4 3 4"]
+    assert lines == [f"n{rank + 1} {rank} 8" for rank in range(8)]
 
 
 async def test_a_gpu_job_sees_its_gpus_and_a_cpu_job_sees_none(
@@ -58,9 +58,9 @@ async def test_the_capabilities_are_the_clusters_partition(
     assert capabilities.partitions == (
         ds.Partition(
             name="batch",
-            max_nodes=4,
+            max_nodes=8,
             cpus_per_node=32,
-            memory_gb_per_node=250,
+            memory_gb_per_node=600,
             gpus_per_node=8,
             gpu_types=("A100",),
             max_timeout_seconds=30 * 86400,
@@ -71,9 +71,9 @@ async def test_the_capabilities_are_the_clusters_partition(
 @pytest.mark.parametrize(
     ("resources", "field"),
     [
-        ({"nodes": 5}, "nodes"),
+        ({"nodes": 9}, "nodes"),
         ({"nodes": 1, "cpus_per_node": 33}, "cpus_per_node"),
-        ({"nodes": 1, "memory_gb": 251}, "memory_gb"),
+        ({"nodes": 1, "memory_gb": 601}, "memory_gb"),
         ({"nodes": 1, "gpus_per_node": 2, "gpu_type": "H100"}, "gpu_type"),
     ],
 )
