@@ -1,4 +1,4 @@
-"""AuditService over gRPC: the caller's audit records (everyone's for admin), tail, verify."""
+"""AuditService over gRPC: the caller's audit records (everyone's with audit:read), tail, verify."""
 
 from __future__ import annotations
 
@@ -21,13 +21,14 @@ Context = grpc.aio.ServicerContext[Any, Any]
 DEFAULT_PAGE_SIZE = 100
 MAX_PAGE_SIZE = 1000
 ADMIN_SCOPE = "admin"
+AUDIT_READ_SCOPE = "audit:read"
 
 
 class AuditServicer(audit_pb2_grpc.AuditServiceServicer):
     """Reads and verifies the audit log.
 
-    A caller sees their own records; a caller with the ``admin`` scope sees everyone's (the
-    contract's rule; the ``audit:read`` scope each method needs is checked by authentication).
+    A caller sees their own records; a caller with the ``audit:read`` (or ``admin``) scope sees
+    everyone's.
     With authentication switched off the local user sees their own records and may verify.
     """
 
@@ -83,10 +84,10 @@ def _is_admin() -> bool:
 
 def _visible_user(principal: Principal, requested: str) -> str | None:
     """The user whose records the caller may list; ``None`` for everyone's."""
-    if ADMIN_SCOPE in principal.scopes:
+    if AUDIT_READ_SCOPE in principal.scopes or ADMIN_SCOPE in principal.scopes:
         return requested or None
     if requested and requested != principal.user_id:
-        raise PermissionDenied("reading another user's audit records needs the admin scope")
+        raise PermissionDenied("reading another user's audit records needs the audit:read scope")
     return principal.user_id
 
 

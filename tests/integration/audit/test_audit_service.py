@@ -24,7 +24,8 @@ from deepseek_server.config import Settings
 from tests.integration.audit.conftest import all_records, request_id
 
 ALL = ["compute:read", "compute:write", "audit:read", "admin"]
-USER = ["compute:read", "compute:write", "audit:read"]
+USER = ["compute:read", "compute:write"]
+AUDITOR = ["compute:read", "audit:read"]
 
 
 @pytest.fixture
@@ -80,14 +81,14 @@ async def test_refused_calls_are_recorded_with_peer_and_claimed_client(
     assert no_scope.client_id.startswith("ds_")
 
 
-async def test_users_list_their_own_records_admin_everyones_with_filters_and_pages(
+async def test_users_list_their_own_records_auditors_everyones_with_filters_and_pages(
     gateway: Gateway, channel: grpc.aio.Channel
 ) -> None:
     jobs = job_pb2_grpc.JobServiceStub(channel)
     audit = audit_pb2_grpc.AuditServiceStub(channel)
     alice = await token(gateway, channel, "alice", USER)
     bob = await token(gateway, channel, "bob", USER)
-    admin = await token(gateway, channel, "root", ALL)
+    auditor = await token(gateway, channel, "root", AUDITOR)
     for _ in range(4):
         await jobs.ListJobs(job_pb2.ListJobsRequest(), metadata=bearer(alice))
         await jobs.ListJobs(job_pb2.ListJobsRequest(), metadata=bearer(bob))
@@ -115,15 +116,15 @@ async def test_users_list_their_own_records_admin_everyones_with_filters_and_pag
     with pytest.raises(grpc.aio.AioRpcError) as refused:
         await listing(alice, user_id="bob")
     assert refused.value.code() == grpc.StatusCode.PERMISSION_DENIED
-    everyone = await listing(admin)
+    everyone = await listing(auditor)
     assert {"alice", "bob", "root"} <= {r.user_id for r in everyone}
-    bobs = await listing(admin, user_id="bob", action="job.list")
+    bobs = await listing(auditor, user_id="bob", action="job.list")
     assert len(bobs) == 4
     failed = await listing(alice, status_code=5)
     assert [(r.action, r.resource_id) for r in failed] == [("job.get", "job_x")]
     middle = bobs[1].time
-    later = await listing(admin, user_id="bob", action="job.list", start_time=middle)
-    earlier = await listing(admin, user_id="bob", action="job.list", end_time=middle)
+    later = await listing(auditor, user_id="bob", action="job.list", start_time=middle)
+    earlier = await listing(auditor, user_id="bob", action="job.list", end_time=middle)
     assert (len(later), len(earlier)) == (3, 1)
     with pytest.raises(grpc.aio.AioRpcError) as bad_token:
         await audit.ListAuditRecords(

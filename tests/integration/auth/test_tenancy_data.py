@@ -13,8 +13,8 @@ from tests.integration.auth.conftest import register
 from tests.support import spec
 
 
-async def _client(gateway: Gateway, user: str) -> ds.AsyncDeepSeekClient:
-    scopes = ["compute:read", "compute:write", "audit:read"]
+async def _client(gateway: Gateway, user: str, *extra_scopes: str) -> ds.AsyncDeepSeekClient:
+    scopes = ["compute:read", "compute:write", *extra_scopes]
     client_id, secret = await register(gateway, user, scopes)
     return ds.AsyncDeepSeekClient(
         gateway.address, credentials={"client_id": client_id, "client_secret": secret}
@@ -54,3 +54,18 @@ async def test_another_users_files_datasets_usage_and_audit_are_out_of_reach(
     assert bob_audit
     assert {record.user_id for record in bob_audit} == {"bob"}
     assert not (tmp_path / "stolen").exists() or not any((tmp_path / "stolen").iterdir())
+
+
+async def test_the_audit_read_scope_reads_everyones_records(gateway: Gateway) -> None:
+    async with (
+        await _client(gateway, "alice") as alice,
+        await _client(gateway, "auditor", "audit:read") as auditor,
+    ):
+        await alice.create_job(spec("true"))
+        own = {record.user_id async for record in alice.list_audit_records()}
+        everyone = {record.user_id async for record in auditor.list_audit_records()}
+        with pytest.raises(ds.PermissionDenied):
+            _ = [r async for r in alice.list_audit_records(user_id="auditor")]
+
+    assert own == {"alice"}
+    assert "alice" in everyone  # the auditor's own calls are recorded as they end

@@ -48,8 +48,9 @@ def test_each_entry_matches_the_scope_line_of_its_proto_comment() -> None:
     assert dict(METHOD_SCOPES) == documented
 
 
-def test_scopes_are_the_four_of_the_design() -> None:
-    assert {scope for scope in METHOD_SCOPES.values() if scope} == ALL_SCOPES
+def test_methods_need_scopes_of_the_design() -> None:
+    # audit:read needs no method of its own: it widens what the audit methods return.
+    assert {scope for scope in METHOD_SCOPES.values() if scope} == ALL_SCOPES - {"audit:read"}
 
 
 def test_health_and_reflection_need_no_token_and_unknown_methods_need_admin() -> None:

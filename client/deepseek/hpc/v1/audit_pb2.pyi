@@ -222,8 +222,8 @@ class ListAuditRecordsRequest(_message.Message):
     page_token: _builtins.str
     """Optional. next_page_token of the previous page; empty for the first page."""
     user_id: _builtins.str
-    """Optional. Only records of this user. Without the admin scope, empty or
-    the caller's own id (the caller's records are all they see anyway).
+    """Optional. Only records of this user. Without the audit:read scope, empty
+    or the caller's own id (the caller's records are all they see anyway).
     """
     action: _builtins.str
     """Optional. Only records with exactly this action, e.g. "job.create"."""

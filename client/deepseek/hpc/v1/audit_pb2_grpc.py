@@ -31,7 +31,7 @@ class AuditServiceStub:
     The log is append-only and hash-chained: record n carries the hash of
     record n-1, and signed checkpoints pin the head of the chain from time to
     time, so that editing, deleting, reordering or truncating records is
-    detectable offline. Users with audit:read see their own records; admin sees
+    detectable offline. Users see their own records; the audit:read scope sees
     everyone's.
     """
 
@@ -69,7 +69,7 @@ class AuditServiceServicer:
     The log is append-only and hash-chained: record n carries the hash of
     record n-1, and signed checkpoints pin the head of the chain from time to
     time, so that editing, deleting, reordering or truncating records is
-    detectable offline. Users with audit:read see their own records; admin sees
+    detectable offline. Users see their own records; the audit:read scope sees
     everyone's.
     """
 
@@ -78,9 +78,9 @@ class AuditServiceServicer:
         given must match.
 
         Errors: INVALID_ARGUMENT (bad filter, page_size or page_token);
-        PERMISSION_DENIED (user_id of another user without the admin scope).
+        PERMISSION_DENIED (user_id of another user without the audit:read scope).
 
-        Scope: audit:read (other users' records: admin).
+        Scope: compute:read (other users' records: audit:read).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -95,7 +95,7 @@ class AuditServiceServicer:
         head); UNAVAILABLE (server shutting down: resume from the last sequence
         received).
 
-        Scope: audit:read (other users' records: admin).
+        Scope: compute:read (other users' records: audit:read).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -120,7 +120,7 @@ class AuditServiceServicer:
 
         Errors: INVALID_ARGUMENT (bad page_size or page_token).
 
-        Scope: audit:read.
+        Scope: compute:read.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -163,7 +163,7 @@ class AuditService:
     The log is append-only and hash-chained: record n carries the hash of
     record n-1, and signed checkpoints pin the head of the chain from time to
     time, so that editing, deleting, reordering or truncating records is
-    detectable offline. Users with audit:read see their own records; admin sees
+    detectable offline. Users see their own records; the audit:read scope sees
     everyone's.
     """
 

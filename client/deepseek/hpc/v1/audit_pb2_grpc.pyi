@@ -32,7 +32,7 @@ class AuditServiceStub:
     The log is append-only and hash-chained: record n carries the hash of
     record n-1, and signed checkpoints pin the head of the chain from time to
     time, so that editing, deleting, reordering or truncating records is
-    detectable offline. Users with audit:read see their own records; admin sees
+    detectable offline. Users see their own records; the audit:read scope sees
     everyone's.
     """
 
@@ -45,9 +45,9 @@ class AuditServiceStub:
     given must match.
 
     Errors: INVALID_ARGUMENT (bad filter, page_size or page_token);
-    PERMISSION_DENIED (user_id of another user without the admin scope).
+    PERMISSION_DENIED (user_id of another user without the audit:read scope).
 
-    Scope: audit:read (other users' records: admin).
+    Scope: compute:read (other users' records: audit:read).
     """
     WatchAuditRecords: _grpc.UnaryStreamMultiCallable[_audit_pb2.WatchAuditRecordsRequest, _audit_pb2.WatchAuditRecordsResponse]
     """Live tail of the audit log (server streaming): the stored records after
@@ -58,7 +58,7 @@ class AuditServiceStub:
     head); UNAVAILABLE (server shutting down: resume from the last sequence
     received).
 
-    Scope: audit:read (other users' records: admin).
+    Scope: compute:read (other users' records: audit:read).
     """
     VerifyAuditChain: _grpc.UnaryUnaryMultiCallable[_audit_pb2.VerifyAuditChainRequest, _audit_pb2.VerifyAuditChainResponse]
     """Recomputes the hash chain over a range of sequences and checks it
@@ -75,7 +75,7 @@ class AuditServiceStub:
 
     Errors: INVALID_ARGUMENT (bad page_size or page_token).
 
-    Scope: audit:read.
+    Scope: compute:read.
     """
 
 @_typing.type_check_only
@@ -85,7 +85,7 @@ class AuditServiceAsyncStub(AuditServiceStub):
     The log is append-only and hash-chained: record n carries the hash of
     record n-1, and signed checkpoints pin the head of the chain from time to
     time, so that editing, deleting, reordering or truncating records is
-    detectable offline. Users with audit:read see their own records; admin sees
+    detectable offline. Users see their own records; the audit:read scope sees
     everyone's.
     """
 
@@ -95,9 +95,9 @@ class AuditServiceAsyncStub(AuditServiceStub):
     given must match.
 
     Errors: INVALID_ARGUMENT (bad filter, page_size or page_token);
-    PERMISSION_DENIED (user_id of another user without the admin scope).
+    PERMISSION_DENIED (user_id of another user without the audit:read scope).
 
-    Scope: audit:read (other users' records: admin).
+    Scope: compute:read (other users' records: audit:read).
     """
     WatchAuditRecords: _aio.UnaryStreamMultiCallable[_audit_pb2.WatchAuditRecordsRequest, _audit_pb2.WatchAuditRecordsResponse]  # type: ignore[assignment]
     """Live tail of the audit log (server streaming): the stored records after
@@ -108,7 +108,7 @@ class AuditServiceAsyncStub(AuditServiceStub):
     head); UNAVAILABLE (server shutting down: resume from the last sequence
     received).
 
-    Scope: audit:read (other users' records: admin).
+    Scope: compute:read (other users' records: audit:read).
     """
     VerifyAuditChain: _aio.UnaryUnaryMultiCallable[_audit_pb2.VerifyAuditChainRequest, _audit_pb2.VerifyAuditChainResponse]  # type: ignore[assignment]
     """Recomputes the hash chain over a range of sequences and checks it
@@ -125,7 +125,7 @@ class AuditServiceAsyncStub(AuditServiceStub):
 
     Errors: INVALID_ARGUMENT (bad page_size or page_token).
 
-    Scope: audit:read.
+    Scope: compute:read.
     """
 
 class AuditServiceServicer:
@@ -134,7 +134,7 @@ class AuditServiceServicer:
     The log is append-only and hash-chained: record n carries the hash of
     record n-1, and signed checkpoints pin the head of the chain from time to
     time, so that editing, deleting, reordering or truncating records is
-    detectable offline. Users with audit:read see their own records; admin sees
+    detectable offline. Users see their own records; the audit:read scope sees
     everyone's.
     """
 
@@ -147,9 +147,9 @@ class AuditServiceServicer:
         given must match.
 
         Errors: INVALID_ARGUMENT (bad filter, page_size or page_token);
-        PERMISSION_DENIED (user_id of another user without the admin scope).
+        PERMISSION_DENIED (user_id of another user without the audit:read scope).
 
-        Scope: audit:read (other users' records: admin).
+        Scope: compute:read (other users' records: audit:read).
         """
 
     def WatchAuditRecords(
@@ -165,7 +165,7 @@ class AuditServiceServicer:
         head); UNAVAILABLE (server shutting down: resume from the last sequence
         received).
 
-        Scope: audit:read (other users' records: admin).
+        Scope: compute:read (other users' records: audit:read).
         """
 
     def VerifyAuditChain(
@@ -192,7 +192,7 @@ class AuditServiceServicer:
 
         Errors: INVALID_ARGUMENT (bad page_size or page_token).
 
-        Scope: audit:read.
+        Scope: compute:read.
         """
 
 def add_AuditServiceServicer_to_server(servicer: AuditServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
