@@ -30,6 +30,8 @@ class Change:
     it is stored, but gets no sequence number and no event."""
     charge: Charge | None = None
     """For a job that ended after running: its charge, written in the same transaction."""
+    spec_text: str = ""
+    """For a new job: its spec as stored, when the caller encoded it already."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,7 +72,7 @@ class JobRepository:
                         "request_id": job.request_id or None,
                         "fingerprint": change.fingerprint or None,
                         "job_name": job.spec.job_name,
-                        "spec": encode_spec(job.spec),
+                        "spec": change.spec_text or encode_spec(job.spec),
                         "create_time": micros(job.create_time),
                         "state": job.state.value,
                         "status": status,

@@ -174,7 +174,8 @@ class JobService:
                 results[index] = InvalidArgument(violations[index])
                 continue
             spec = specs[index]
-            fingerprint = _fingerprint(spec, request.submit)
+            spec_text = encode_spec(spec)
+            fingerprint = _fingerprint(spec_text, request.submit)
             key = (owner, request.request_id)
             if request.request_id in seen:
                 earlier, earlier_fingerprint = seen[request.request_id]
@@ -192,7 +193,7 @@ class JobService:
                     continue
             if request.request_id:
                 promised[key] = self._in_flight[key] = asyncio.get_running_loop().create_future()
-            writes.append((index, Change(job, None, fingerprint)))
+            writes.append((index, Change(job, None, fingerprint, spec_text=spec_text)))
 
         try:
             events = await self._writer.commit_many([change for _, change in writes])
@@ -579,8 +580,8 @@ def _as_gateway_error(error: Exception) -> GatewayError:
     return GatewayError(f"creating the job failed: {error}")
 
 
-def _fingerprint(spec: JobSpec, submit: bool) -> str:
-    return hashlib.sha256(f"{int(submit)}{encode_spec(spec)}".encode()).hexdigest()
+def _fingerprint(spec_text: str, submit: bool) -> str:
+    return hashlib.sha256(f"{int(submit)}{spec_text}".encode()).hexdigest()
 
 
 def _filter_fingerprint(conditions: ListFilter) -> str:

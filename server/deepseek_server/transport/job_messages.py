@@ -188,9 +188,9 @@ def capabilities_to_proto(capabilities: Capabilities) -> job_pb2.GetCapabilities
 
 
 def _timestamp(moment: datetime) -> timestamp_pb2.Timestamp:
-    stamp = timestamp_pb2.Timestamp()
-    stamp.FromDatetime(moment)
-    return stamp
+    # Built directly: Timestamp.FromDatetime costs several times more, a batch reply has 4,000.
+    micros = round(moment.timestamp() * 1_000_000)
+    return timestamp_pb2.Timestamp(seconds=micros // 1_000_000, nanos=micros % 1_000_000 * 1000)
 
 
 def _duration(seconds: float) -> duration_pb2.Duration:
