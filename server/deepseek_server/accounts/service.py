@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
-import contextlib
 import json
 import logging
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
@@ -29,6 +28,7 @@ from deepseek_server.accounts.model import (
     QuotaStanding,
     UsagePage,
 )
+from deepseek_server.clock import from_micros, micros
 from deepseek_server.errors import (
     FieldViolation,
     InvalidArgument,
@@ -36,6 +36,7 @@ from deepseek_server.errors import (
     ResourceExhausted,
 )
 from deepseek_server.executors.base import GpuType, Resources
+from deepseek_server.periodic import Periodic
 from deepseek_server.storage import Store, Transaction
 
 _log = logging.getLogger(__name__)
@@ -81,7 +82,8 @@ class Accounts:
         self._usage: dict[str, _Usage] = {}
         self._watchers: dict[str, set[asyncio.Queue[QuotaAlert]]] = {}
         self._overrides_version = ""
-        self._poller: asyncio.Task[None] | None = None
+        # The CLI writes overrides to the database; a version counter tells when to reread.
+        self._poller = Periodic("quota overrides", OVERRIDES_POLL_SECONDS, self.reload_overrides)
 
     @property
     def prices(self) -> Prices:
@@ -99,7 +101,7 @@ class Accounts:
         rows = await self._store.fetch_all(
             "SELECT owner, SUM(amount) AS spent FROM job_charges "
             "WHERE end_time >= :since GROUP BY owner",
-            {"since": _micros(month_start)},
+            {"since": micros(month_start)},
         )
         month = _month_key(month_start)
         for row in rows:
@@ -107,24 +109,11 @@ class Accounts:
             usage.month, usage.spent = month, int(row["spent"])
         for job_id, owner, resources, timeout in active:
             self._take(owner, job_id, resources, timeout)
-        self._poller = asyncio.create_task(self._poll_overrides(), name="quota-overrides")
+        self._poller.start()
 
     async def close(self) -> None:
         """Stop watching for overrides an administrator sets from the command line."""
-        if self._poller is not None:
-            self._poller.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._poller
-            self._poller = None
-
-    async def _poll_overrides(self) -> None:
-        # The CLI writes overrides to the database; a version counter tells when to reread.
-        while True:
-            await asyncio.sleep(OVERRIDES_POLL_SECONDS)
-            try:
-                await self.reload_overrides()
-            except Exception:
-                _log.exception("reloading quota overrides failed")
+        await self._poller.stop()
 
     async def reload_overrides(self) -> None:
         """Read the overrides again if an administrator changed them (from the CLI)."""
@@ -246,8 +235,8 @@ class Accounts:
                     "job_id": c.job_id,
                     "owner": c.owner,
                     "job_name": c.job_name,
-                    "start_time": _micros(c.start_time),
-                    "end_time": _micros(c.end_time),
+                    "start_time": micros(c.start_time),
+                    "end_time": micros(c.end_time),
                     "billed_seconds": c.billed_seconds,
                     "core_seconds": c.core_seconds,
                     "gpu_type": c.gpu_type.value if c.gpu_type else None,
@@ -327,7 +316,7 @@ class Accounts:
         if page_size < 0:
             raise InvalidArgument([FieldViolation("page_size", "must not be negative")])
         size = min(page_size or DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
-        window = {"owner": user, "start": _micros(start), "end": _micros(end)}
+        window = {"owner": user, "start": micros(start), "end": micros(end)}
         after = _decode_token(token) if token else (-1, "")
         rows = await self._store.fetch_all(
             "SELECT * FROM job_charges WHERE owner = :owner AND end_time >= :start "
@@ -445,22 +434,14 @@ def _month_key(moment: datetime) -> str:
     return f"{moment.year:04d}-{moment.month:02d}"
 
 
-def _micros(moment: datetime) -> int:
-    return int(moment.timestamp() * 1_000_000)
-
-
-def _from_micros(value: int) -> datetime:
-    return datetime.fromtimestamp(value / 1_000_000, UTC)
-
-
 def _charge(row: Mapping[str, object]) -> Charge:
     gpu_type = row["gpu_type"]
     return Charge(
         job_id=str(row["job_id"]),
         owner=str(row["owner"]),
         job_name=str(row["job_name"]),
-        start_time=_from_micros(int(str(row["start_time"]))),
-        end_time=_from_micros(int(str(row["end_time"]))),
+        start_time=from_micros(int(str(row["start_time"]))),
+        end_time=from_micros(int(str(row["end_time"]))),
         billed_seconds=int(str(row["billed_seconds"])),
         core_seconds=int(str(row["core_seconds"])),
         gpu_type=GpuType(gpu_type) if gpu_type else None,

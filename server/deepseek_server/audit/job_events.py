@@ -6,7 +6,7 @@ from collections.abc import Callable, Sequence
 
 from deepseek_server.audit.actions import JOB_STATE_CHANGE
 from deepseek_server.audit.log import AuditLog
-from deepseek_server.audit.model import to_micros
+from deepseek_server.clock import micros
 from deepseek_server.jobs.model import JobEvent, StateReason
 
 
@@ -31,7 +31,7 @@ def job_state_auditor(log: AuditLog) -> Callable[[Sequence[JobEvent]], None]:
                 resource_id=event.job.id,
                 user_id=event.job.owner,
                 detail=detail,
-                time_us=to_micros(event.time),
+                time_us=micros(event.time),
             )
 
     return record

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
+
+from deepseek_server.clock import from_micros, micros
 
 ZERO_HASH = bytes(32)
 """``prev_hash`` of the first record: there is no predecessor."""
-
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,20 +106,9 @@ def new_event_id() -> str:
     return f"ds_audit_{secrets.token_hex(12)}"
 
 
-def to_micros(moment: datetime) -> int:
-    """Microseconds since the Unix epoch of an aware datetime, exactly."""
-    delta = moment - _EPOCH
-    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
-
-
-def from_micros(micros: int) -> datetime:
-    """The aware UTC datetime of epoch microseconds, exactly."""
-    return _EPOCH + timedelta(microseconds=micros)
-
-
-def rfc3339(micros: int) -> str:
+def rfc3339(time_us: int) -> str:
     """``2024-05-01T12:34:56.123456Z``: the time format of checkpoints and exports."""
-    return from_micros(micros).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return from_micros(time_us).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def parse_rfc3339(text: str) -> int:
@@ -127,4 +116,4 @@ def parse_rfc3339(text: str) -> int:
     moment = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
     if moment.tzinfo is None:
         raise ValueError(f"time {text!r} has no UTC offset")
-    return to_micros(moment)
+    return micros(moment)

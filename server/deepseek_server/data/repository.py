@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
+from deepseek_server.clock import from_micros, micros
 from deepseek_server.data.model import (
     Area,
     Dataset,
@@ -16,16 +17,6 @@ from deepseek_server.data.model import (
     UploadState,
 )
 from deepseek_server.storage import Queryable, Row, Store
-
-
-def micros(moment: datetime) -> int:
-    """Microseconds since the Unix epoch."""
-    return int(moment.timestamp() * 1_000_000)
-
-
-def from_micros(value: int) -> datetime:
-    """The inverse of :func:`micros`."""
-    return datetime.fromtimestamp(value / 1_000_000, UTC)
 
 
 def ref_of(scope: str, path: str) -> FileRef:

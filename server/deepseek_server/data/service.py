@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
-import contextlib
 import json
 import logging
 import os
@@ -61,6 +60,7 @@ from deepseek_server.errors import (
     QuotaViolation,
     ResourceExhausted,
 )
+from deepseek_server.periodic import Periodic
 from deepseek_server.storage import ConstraintError, Store
 
 _log = logging.getLogger(__name__)
@@ -95,7 +95,11 @@ class DataService:
         self._live: dict[str, Live] = {}
         self._dataset_locks: dict[tuple[str, str], asyncio.Lock] = {}
         self._hashes = HashCache()
-        self._expiry: asyncio.Task[None] | None = None
+        self._expiry = Periodic(
+            "expiring uploads",
+            min(EXPIRY_CHECK_SECONDS, settings.upload_expiry_seconds / 4),
+            self._expire_round,
+        )
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -103,15 +107,11 @@ class DataService:
         """Remove part files no active upload owns, then expire abandoned uploads as they age."""
         await asyncio.to_thread(self._uploads_dir.mkdir, parents=True, exist_ok=True)
         await self._remove_orphans()
-        self._expiry = asyncio.create_task(self._expire_forever(), name="upload-expiry")
+        self._expiry.start()
 
     async def close(self) -> None:
         """Stop expiring uploads. Idempotent."""
-        if self._expiry is not None:
-            self._expiry.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._expiry
-            self._expiry = None
+        await self._expiry.stop()
 
     # ------------------------------------------------------------------ uploads
 
@@ -667,17 +667,10 @@ class DataService:
             if upload is None or upload.state is not UploadState.ACTIVE:
                 await asyncio.to_thread(blobs.remove, self._uploads_dir / name)
 
-    async def _expire_forever(self) -> None:
-        interval = min(EXPIRY_CHECK_SECONDS, self.settings.upload_expiry_seconds / 4)
-        while True:
-            await asyncio.sleep(interval)
-            try:
-                expired = await self.expire_uploads()
-            except Exception:
-                _log.exception("expiring uploads failed")
-                continue
-            if expired:
-                _log.info("uploads expired", extra={"count": len(expired)})
+    async def _expire_round(self) -> None:
+        expired = await self.expire_uploads()
+        if expired:
+            _log.info("uploads expired", extra={"count": len(expired)})
 
 
 def _read_piece(fd: int, offset: int, size: int) -> tuple[bytes, int]:

@@ -9,7 +9,6 @@ effect within about that long, without a database read per call.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from dataclasses import dataclass
@@ -36,6 +35,7 @@ from deepseek_server.identity.ratelimit import RateLimiter
 from deepseek_server.identity.scopes import ALL_SCOPES, format_scopes
 from deepseek_server.identity.secret_hash import DECOY_HASH, verify_secret_async
 from deepseek_server.identity.tokens import TokenPolicy, TokenVerifier, sign_token
+from deepseek_server.periodic import Periodic
 from deepseek_server.storage import Store
 
 POLL_SECONDS = 1.0
@@ -79,7 +79,7 @@ class IdentityService:
         self._published: list[dict[str, str]] = []
         self._version = -1
         self._failures = RateLimiter(FAILED_ATTEMPTS_PER_SECOND, FAILED_ATTEMPTS_BURST)
-        self._poller: asyncio.Task[None] | None = None
+        self._poller = Periodic("reloading clients and keys", POLL_SECONDS, self.refresh)
         self._reloaded = asyncio.Condition()
 
     @property
@@ -97,15 +97,11 @@ class IdentityService:
         and start watching for changes."""
         await ensure_signing_key(self._store, self.algorithm)
         await self.refresh(force=True)
-        self._poller = asyncio.create_task(self._poll(), name="identity-poller")
+        self._poller.start()
 
     async def close(self) -> None:
         """Stop watching for changes."""
-        if self._poller is not None:
-            self._poller.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._poller
-            self._poller = None
+        await self._poller.stop()
 
     async def refresh(self, *, force: bool = False) -> bool:
         """Reload clients and keys if the identity version moved; whether it did."""
@@ -186,12 +182,3 @@ class IdentityService:
             now=time.time(),
         )
         return IssuedToken(token, self.policy.lifetime_seconds, format_scopes(wanted))
-
-    async def _poll(self) -> None:
-        while True:
-            await asyncio.sleep(POLL_SECONDS)
-            try:
-                await self.refresh()
-            except Exception:
-                # A busy or briefly unreadable store must not end the watching for good.
-                _log.exception("cannot reload clients and keys; keeping the ones loaded")

@@ -4,24 +4,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from deepseek_server.accounts.model import Money
+from deepseek_server.clock import from_micros, micros
 from deepseek_server.executors.base import GpuType
 from deepseek_server.jobs.model import Job, JobSpec, JobState, StateReason, Usage
-
-
-def micros(moment: datetime) -> int:
-    """Microseconds since the Unix epoch."""
-    return int(moment.timestamp() * 1_000_000)
-
-
-def from_micros(value: int | None) -> datetime | None:
-    """The inverse of :func:`micros`; None stays None."""
-    if value is None:
-        return None
-    return datetime.fromtimestamp(value / 1_000_000, UTC)
 
 
 def encode_spec(spec: JobSpec) -> str:
@@ -89,16 +78,16 @@ def decode_job(row: Mapping[str, Any], status_text: str | None = None) -> Job:
         id=row["id"],
         owner=row["owner"],
         spec=decode_spec(row["spec"]),
-        create_time=_required(from_micros(row["create_time"])),
+        create_time=from_micros(row["create_time"]),
         request_id=row["request_id"] or "",
         state=JobState(status["state"]),
         reason=StateReason(status["reason"]),
         message=status["message"],
         exit_code=status["exit_code"],
-        update_time=_required(from_micros(status["update_time"])),
-        submit_time=from_micros(status["submit_time"]),
-        start_time=from_micros(status["start_time"]),
-        end_time=from_micros(status["end_time"]),
+        update_time=from_micros(status["update_time"]),
+        submit_time=_optional_datetime(status["submit_time"]),
+        start_time=_optional_datetime(status["start_time"]),
+        end_time=_optional_datetime(status["end_time"]),
         usage=None if usage is None else Usage(usage[0], usage[1], usage[2]),
         cost=None if cost is None else Money(cost[0], cost[1]),
         metrics=status["metrics"],
@@ -109,13 +98,12 @@ def decode_job(row: Mapping[str, Any], status_text: str | None = None) -> Job:
     )
 
 
+def _optional_datetime(value: int | None) -> datetime | None:
+    return None if value is None else from_micros(value)
+
+
 def _optional_micros(moment: datetime | None) -> int | None:
     return None if moment is None else micros(moment)
-
-
-def _required(moment: datetime | None) -> datetime:
-    assert moment is not None
-    return moment
 
 
 def _dumps(data: object) -> str:

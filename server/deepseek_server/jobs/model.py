@@ -7,7 +7,7 @@ import os
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 
 from deepseek_server.accounts.model import Money
 from deepseek_server.executors.base import GpuType, Resources
@@ -178,8 +178,3 @@ def new_job_id() -> str:
         chars.append(_CROCKFORD[number & 31])
         number >>= 5
     return JOB_ID_PREFIX + "".join(reversed(chars))
-
-
-def utc_now() -> datetime:
-    """The current time, UTC, microsecond precision."""
-    return datetime.now(UTC)

@@ -7,7 +7,8 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from deepseek_server.accounts.model import Charge
-from deepseek_server.jobs.codec import decode_job, encode_spec, encode_status, micros
+from deepseek_server.clock import micros
+from deepseek_server.jobs.codec import decode_job, encode_spec, encode_status
 from deepseek_server.jobs.model import Job, JobEvent, JobState, ListFilter
 from deepseek_server.storage import Queryable, Store, Transaction
 

@@ -20,6 +20,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from deepseek_server.accounts.model import Charge
+from deepseek_server.clock import utc_now
 from deepseek_server.executors.base import (
     Capabilities,
     Executor,
@@ -29,7 +30,7 @@ from deepseek_server.executors.base import (
     OutcomeKind,
     Resources,
 )
-from deepseek_server.jobs.model import Job, JobEvent, JobState, StateReason, Usage, utc_now
+from deepseek_server.jobs.model import Job, JobEvent, JobState, StateReason, Usage
 from deepseek_server.jobs.ports import DatasetGate
 from deepseek_server.jobs.repository import Change, JobRepository
 from deepseek_server.jobs.workspace import JobWorkspace, read_metrics

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from deepseek_server.accounts.model import Charge
 from deepseek_server.accounts.service import Accounts
+from deepseek_server.clock import utc_now
 from deepseek_server.data.ports import JobView
 from deepseek_server.errors import (
     AlreadyExists,
@@ -37,7 +38,6 @@ from deepseek_server.jobs.model import (
     Page,
     StateReason,
     new_job_id,
-    utc_now,
 )
 from deepseek_server.jobs.ports import DatasetGate
 from deepseek_server.jobs.repository import Change, JobRepository, ListCursor, cursor_of

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
 from typing import Any
 
 import grpc.aio
-from google.protobuf import timestamp_pb2
 
 from deepseek.hpc.v1 import account_pb2, account_pb2_grpc, common_pb2
 from deepseek_server.accounts.model import Charge, Money, QuotaAlert, QuotaKind
@@ -17,6 +15,7 @@ from deepseek_server.data.service import DataService
 from deepseek_server.errors import FieldViolation, InvalidArgument, PermissionDenied
 from deepseek_server.jobs.service import JobService
 from deepseek_server.jobs.validation import validate_spec
+from deepseek_server.transport._time import datetime_of, timestamp
 from deepseek_server.transport.job_messages import gpu_type_to_proto, spec_from_proto
 
 Context = grpc.aio.ServicerContext[Any, Any]
@@ -72,8 +71,8 @@ class AccountServicer(account_pb2_grpc.AccountServiceServicer):
         user = _whose(request.user_id)
         page = await self._accounts.usage(
             user,
-            _datetime(request.start_time) if request.HasField("start_time") else None,
-            _datetime(request.end_time) if request.HasField("end_time") else None,
+            datetime_of(request.start_time) if request.HasField("start_time") else None,
+            datetime_of(request.end_time) if request.HasField("end_time") else None,
             request.page_size,
             request.page_token,
         )
@@ -81,8 +80,8 @@ class AccountServicer(account_pb2_grpc.AccountServiceServicer):
             lines=[_usage_line(charge) for charge in page.charges],
             total_cost=_amount(page.total),
             next_page_token=page.next_page_token,
-            start_time=_timestamp(page.start_time),
-            end_time=_timestamp(page.end_time),
+            start_time=timestamp(page.start_time),
+            end_time=timestamp(page.end_time),
         )
 
     async def EstimateJobCost(
@@ -167,7 +166,7 @@ def _alert(alert: QuotaAlert) -> account_pb2.QuotaAlert:
         direction=direction,
         usage=alert.usage,
         limit=alert.limit,
-        time=_timestamp(alert.time),
+        time=timestamp(alert.time),
         snapshot=alert.snapshot,
         user_id=alert.user_id,
     )
@@ -175,13 +174,3 @@ def _alert(alert: QuotaAlert) -> account_pb2.QuotaAlert:
 
 def _amount(money: Money) -> common_pb2.Amount:
     return common_pb2.Amount(currency_code=money.currency, minor_units=money.minor_units)
-
-
-def _timestamp(moment: datetime) -> timestamp_pb2.Timestamp:
-    stamp = timestamp_pb2.Timestamp()
-    stamp.FromDatetime(moment)
-    return stamp
-
-
-def _datetime(stamp: timestamp_pb2.Timestamp) -> datetime:
-    return stamp.ToDatetime(tzinfo=UTC)

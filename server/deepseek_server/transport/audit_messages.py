@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from google.protobuf import timestamp_pb2
-
 from deepseek.hpc.v1 import audit_pb2
 from deepseek_server.audit import AuditRecord, Checkpoint, RecordFilter, VerifyResult
+from deepseek_server.transport._time import micros_of, timestamp_of_micros
 
 
 def record_to_proto(record: AuditRecord) -> audit_pb2.AuditRecord:
@@ -13,7 +12,7 @@ def record_to_proto(record: AuditRecord) -> audit_pb2.AuditRecord:
     return audit_pb2.AuditRecord(
         sequence=record.sequence,
         event_id=record.event_id,
-        time=_timestamp(record.time_us),
+        time=timestamp_of_micros(record.time_us),
         user_id=record.user_id,
         client_id=record.client_id,
         action=record.action,
@@ -40,7 +39,7 @@ def checkpoint_to_proto(checkpoint: Checkpoint) -> audit_pb2.AuditCheckpoint:
     return audit_pb2.AuditCheckpoint(
         sequence=checkpoint.sequence,
         head_hash=checkpoint.head_hash,
-        time=_timestamp(checkpoint.time_us),
+        time=timestamp_of_micros(checkpoint.time_us),
         signature=checkpoint.signature,
         kid=checkpoint.kid,
     )
@@ -66,9 +65,9 @@ def record_filter(
     start_us = end_us = None
     if isinstance(request, audit_pb2.ListAuditRecordsRequest):
         if request.HasField("start_time"):
-            start_us = _micros(request.start_time)
+            start_us = micros_of(request.start_time)
         if request.HasField("end_time"):
-            end_us = _micros(request.end_time)
+            end_us = micros_of(request.end_time)
     return RecordFilter(
         user_id=user_id,
         action=request.action,
@@ -77,13 +76,3 @@ def record_filter(
         start_us=start_us,
         end_us=end_us,
     )
-
-
-def _timestamp(micros: int) -> timestamp_pb2.Timestamp:
-    seconds, fraction = divmod(micros, 1_000_000)
-    return timestamp_pb2.Timestamp(seconds=seconds, nanos=fraction * 1000)
-
-
-def _micros(stamp: timestamp_pb2.Timestamp) -> int:
-    # Rounded up, so that "at or after" and "strictly before" hold for sub-microsecond bounds.
-    return stamp.seconds * 1_000_000 + -(-stamp.nanos // 1000)

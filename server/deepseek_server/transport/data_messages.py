@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from datetime import datetime
-
-from google.protobuf import timestamp_pb2
 
 from deepseek.hpc.v1 import data_pb2
 from deepseek_server.data import (
@@ -24,6 +21,7 @@ from deepseek_server.data import (
     UploadMessage,
     UploadState,
 )
+from deepseek_server.transport._time import timestamp
 
 _AREA_TO_PROTO = {
     Area.NONE: data_pb2.FILE_AREA_UNSPECIFIED,
@@ -121,7 +119,7 @@ def file_to_proto(info: FileInfo) -> data_pb2.FileInfo:
         ref=ref_to_proto(info.ref),
         size_bytes=info.size,
         sha256=info.sha256,
-        create_time=_timestamp(info.create_time),
+        create_time=timestamp(info.create_time),
     )
 
 
@@ -133,8 +131,8 @@ def upload_to_proto(upload: Upload) -> data_pb2.UploadSession:
         total_size=upload.total_size,
         committed_size=upload.committed_size,
         state=_UPLOAD_STATE_TO_PROTO[upload.state],
-        create_time=_timestamp(upload.create_time),
-        expire_time=_timestamp(upload.expire_time),
+        create_time=timestamp(upload.create_time),
+        expire_time=timestamp(upload.expire_time),
         request_id=upload.request_id,
     )
 
@@ -149,14 +147,8 @@ def dataset_to_proto(dataset: Dataset) -> data_pb2.Dataset:
         state=_DATASET_STATE_TO_PROTO[dataset.state],
         file_count=dataset.file_count,
         size_bytes=dataset.size_bytes,
-        create_time=_timestamp(dataset.create_time),
+        create_time=timestamp(dataset.create_time),
     )
     if dataset.seal_time is not None:
-        message.seal_time.CopyFrom(_timestamp(dataset.seal_time))
+        message.seal_time.CopyFrom(timestamp(dataset.seal_time))
     return message
-
-
-def _timestamp(moment: datetime) -> timestamp_pb2.Timestamp:
-    stamp = timestamp_pb2.Timestamp()
-    stamp.FromDatetime(moment)
-    return stamp
