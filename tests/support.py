@@ -18,6 +18,11 @@ from pathlib import Path
 
 import pytest
 
+from deepseek_server.app import Gateway
+from deepseek_server.config import Settings
+from deepseek_server.executors.slurm import job_name
+from deepseek_server.storage import installation_id
+
 CPUS = 2
 """CPUs the job tests' gateway offers: two 1-CPU jobs run at once, a third waits."""
 
@@ -166,3 +171,42 @@ async def eventually(condition: Callable[[], bool], what: str, seconds: float = 
         while not condition():  # noqa: ASYNC110 - files appearing have no event to wait on
             await asyncio.sleep(0.05)
     assert condition(), what
+
+
+EXECUTORS = ("local", "slurm")
+SLURM_POLL_SECONDS = 0.2
+"""Short, so that tests see Slurm's state changes quickly."""
+
+
+def parametrize_executors(metafunc: pytest.Metafunc) -> None:
+    """Run each test that takes ``executor_kind`` once per executor (or per executor it names
+    with ``@pytest.mark.executors``); for a conftest's ``pytest_generate_tests``."""
+    if "executor_kind" in metafunc.fixturenames:
+        marker = metafunc.definition.get_closest_marker("executors")
+        metafunc.parametrize("executor_kind", marker.args if marker else EXECUTORS)
+
+
+@asynccontextmanager
+async def started_gateway(
+    settings_for: Callable[..., Settings],
+    executor_kind: str,
+    local: dict[str, object],
+    **sections: dict[str, object],
+) -> AsyncIterator[Gateway]:
+    """A started gateway on the local executor (with ``local`` executor settings) or on the
+    Slurm test cluster; afterwards the jobs it left in Slurm are cancelled, because jobs
+    outlive a gateway by design and the next test needs the cluster to itself."""
+    if executor_kind == "slurm":
+        slurm = {"slurm_conf": slurm_conf(), "poll_interval_seconds": SLURM_POLL_SECONDS}
+        settings = settings_for(executor={"kind": "slurm"}, slurm=slurm, **sections)
+    else:
+        settings = settings_for(executor=local, **sections)
+    gateway = Gateway(settings)
+    await gateway.start()
+    installation = await installation_id(gateway.store)
+    try:
+        yield gateway
+    finally:
+        await gateway.stop(grace=0)
+        if executor_kind == "slurm":
+            await asyncio.to_thread(cancel_slurm_jobs, job_name(installation, ""))
