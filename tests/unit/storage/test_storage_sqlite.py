@@ -100,6 +100,39 @@ async def test_a_constraint_error_can_be_handled_inside_a_transaction(store: Sql
     ]
 
 
+async def test_batched_inserts_are_seen_by_later_reads_and_committed_in_order(
+    store: SqliteStore,
+) -> None:
+    async with store.transaction() as tx:
+        await tx.execute_many("INSERT INTO counter (id, value) VALUES (:id, 1)", [{"id": 2}])
+        await tx.execute_many("UPDATE counter SET value = value + 1 WHERE id = :id", [{"id": 2}])
+        inside = await tx.fetch_one("SELECT value FROM counter WHERE id = 2")
+        await tx.execute_many("INSERT INTO counter (id, value) VALUES (:id, 5)", [{"id": 3}])
+
+    assert inside == {"value": 2}
+    assert await store.fetch_all("SELECT id, value FROM counter ORDER BY id") == [
+        {"id": 1, "value": 0},
+        {"id": 2, "value": 2},
+        {"id": 3, "value": 5},
+    ]
+
+
+async def test_a_failing_batched_insert_rolls_the_whole_transaction_back(
+    store: SqliteStore,
+) -> None:
+    with pytest.raises(ConstraintError, match=r"UNIQUE|PRIMARY KEY"):
+        async with store.transaction() as tx:
+            await tx.execute("UPDATE counter SET value = 7 WHERE id = 1")
+            await tx.execute_many(
+                "INSERT INTO counter (id, value) VALUES (:id, 0)", [{"id": 2}, {"id": 1}]
+            )
+
+    assert await store.fetch_all("SELECT id, value FROM counter") == [{"id": 1, "value": 0}]
+    async with store.transaction() as tx:  # the writer is usable again
+        await tx.execute_many("INSERT INTO counter (id, value) VALUES (:id, 0)", [{"id": 2}])
+    assert await store.fetch_all("SELECT id FROM counter ORDER BY id") == [{"id": 1}, {"id": 2}]
+
+
 async def test_a_transaction_cannot_be_used_after_it_ends(store: SqliteStore) -> None:
     async with store.transaction() as tx:
         await tx.execute("UPDATE counter SET value = 1 WHERE id = 1")
