@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import secrets
 from dataclasses import dataclass
 from datetime import datetime
 
 from deepseek_server.clock import from_micros, micros
+from deepseek_server.randomness import random_hex
 
 ZERO_HASH = bytes(32)
 """``prev_hash`` of the first record: there is no predecessor."""
@@ -103,7 +103,7 @@ class VerifyResult:
 
 def new_event_id() -> str:
     """A fresh, globally unique event id in the platform guide's ``ds_audit_`` style."""
-    return f"ds_audit_{secrets.token_hex(12)}"
+    return f"ds_audit_{random_hex(12)}"
 
 
 def rfc3339(time_us: int) -> str:

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import enum
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Generic, TypeVar
+
+from deepseek_server.randomness import random_hex
 
 T = TypeVar("T")
 
@@ -164,4 +165,4 @@ class Page(Generic[T]):
 
 def new_upload_id() -> str:
     """A random, unguessable upload id."""
-    return "upload-" + os.urandom(16).hex()
+    return "upload-" + random_hex(16)

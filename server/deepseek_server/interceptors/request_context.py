@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -12,6 +11,7 @@ import grpc.aio
 
 from deepseek_server.context import CallContext, current_call
 from deepseek_server.interceptors._around import AroundInterceptor
+from deepseek_server.randomness import random_hex
 
 REQUEST_ID_KEY = "x-request-id"
 # Caller-chosen ids are echoed into logs and error details, so only tame ones are kept.
@@ -41,4 +41,4 @@ def _request_id(context: grpc.aio.ServicerContext[Any, Any]) -> str:
             and _ACCEPTABLE_REQUEST_ID.fullmatch(value)
         ):
             return value
-    return uuid.uuid4().hex
+    return random_hex(16)

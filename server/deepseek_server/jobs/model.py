@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import enum
-import os
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -11,6 +10,7 @@ from datetime import datetime
 
 from deepseek_server.accounts.model import Money
 from deepseek_server.executors.base import GpuType, Resources
+from deepseek_server.randomness import random_bytes
 
 JOB_ID_PREFIX = "job-"
 DEFAULT_TIMEOUT_SECONDS = 7200
@@ -167,14 +167,13 @@ class ListFilter:
 
 
 _CROCKFORD = "0123456789abcdefghjkmnpqrstvwxyz"
+# Two base-32 digits per 10 bits: 13 lookups instead of 26 for the id's 130 bits.
+_DIGIT_PAIRS = tuple(high + low for high in _CROCKFORD for low in _CROCKFORD)
+_PAIR_SHIFTS = tuple(range(120, -1, -10))
 
 
 def new_job_id() -> str:
     """A unique, time-ordered id: ``job-`` + 10 characters of milliseconds + 16 random."""
     millis = time.time_ns() // 1_000_000
-    number = (millis << 80) | int.from_bytes(os.urandom(10), "big")
-    chars = []
-    for _ in range(26):
-        chars.append(_CROCKFORD[number & 31])
-        number >>= 5
-    return JOB_ID_PREFIX + "".join(reversed(chars))
+    number = (millis << 80) | int.from_bytes(random_bytes(10), "big")
+    return JOB_ID_PREFIX + "".join([_DIGIT_PAIRS[(number >> s) & 1023] for s in _PAIR_SHIFTS])

@@ -120,12 +120,15 @@ async def test_batched_inserts_are_seen_by_later_reads_and_committed_in_order(
 async def test_a_failing_batched_insert_rolls_the_whole_transaction_back(
     store: SqliteStore,
 ) -> None:
-    with pytest.raises(ConstraintError, match=r"UNIQUE|PRIMARY KEY"):
+    async def update_then_insert_a_duplicate() -> None:
         async with store.transaction() as tx:
             await tx.execute("UPDATE counter SET value = 7 WHERE id = 1")
             await tx.execute_many(
                 "INSERT INTO counter (id, value) VALUES (:id, 0)", [{"id": 2}, {"id": 1}]
             )
+
+    with pytest.raises(ConstraintError, match=r"UNIQUE|PRIMARY KEY"):
+        await update_then_insert_a_duplicate()
 
     assert await store.fetch_all("SELECT id, value FROM counter") == [{"id": 1, "value": 0}]
     async with store.transaction() as tx:  # the writer is usable again
