@@ -1,11 +1,17 @@
-"""Jobs to and from database rows: the spec and the changing status as compact JSON."""
+"""Jobs to and from database rows: the spec and the changing status as compact JSON.
+
+orjson writes what ``json.dumps(separators=(",", ":"), ensure_ascii=False)`` wrote for the same
+values, about ten times faster (two encodings per job created); it refuses NaN and infinities,
+which no job field holds (metrics are filtered when read).
+"""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
+
+import orjson
 
 from deepseek_server.accounts.model import Money
 from deepseek_server.clock import from_micros, micros
@@ -35,7 +41,7 @@ def encode_spec(spec: JobSpec) -> str:
 
 def decode_spec(text: str) -> JobSpec:
     """The inverse of :func:`encode_spec`."""
-    data = json.loads(text)
+    data = orjson.loads(text)
     gpu_type = data.pop("gpu_type")
     return JobSpec(
         **{**data, "dependencies": tuple(data["dependencies"])},
@@ -71,7 +77,7 @@ def encode_status(job: Job) -> str:
 
 def decode_job(row: Mapping[str, Any], status_text: str | None = None) -> Job:
     """A job from its row; ``status_text`` replaces the row's status (for an event)."""
-    status = json.loads(status_text if status_text is not None else row["status"])
+    status = orjson.loads(status_text if status_text is not None else row["status"])
     usage = status["usage"]
     cost = status.get("cost")
     return Job(
@@ -107,4 +113,4 @@ def _optional_micros(moment: datetime | None) -> int | None:
 
 
 def _dumps(data: object) -> str:
-    return json.dumps(data, separators=(",", ":"), ensure_ascii=False)
+    return orjson.dumps(data).decode()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -126,7 +127,18 @@ def read_metrics(path: Path) -> dict[str, float]:
         if not isinstance(entry, dict):
             continue
         for name, value in entry.items():
-            is_number = isinstance(value, int | float) and not isinstance(value, bool)
-            if is_number and (name in metrics or len(metrics) < MAX_METRICS):
-                metrics[str(name)[:128]] = float(value)
+            number = _finite_number(value)
+            if number is not None and (name in metrics or len(metrics) < MAX_METRICS):
+                metrics[str(name)[:128]] = number
     return metrics
+
+
+def _finite_number(value: object) -> float | None:
+    """A reported value as a metric: NaN, infinities and numbers beyond a double are none."""
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        return None
+    try:
+        number = float(value)
+    except OverflowError:
+        return None
+    return number if math.isfinite(number) else None
