@@ -212,9 +212,9 @@ class JobService:
             key = (owner, event.job.request_id)
             if key in promised:
                 promised[key].set_result((event.job, change.fingerprint))
-                self._forget_later(key, promised[key])
             if event.job.state is JobState.QUEUED:
                 queued.append(event.job)
+        self._forget_later(promised)
         self._publish(events)
         await self._scheduler.admit(queued)
 
@@ -509,12 +509,18 @@ class JobService:
             for observer in self._observers:
                 observer([event for event in events if event is not None])
 
-    def _forget_later(self, key: tuple[str, str], done: asyncio.Future[tuple[Job, str]]) -> None:
+    def _forget_later(
+        self, answered: Mapping[tuple[str, str], asyncio.Future[tuple[Job, str]]]
+    ) -> None:
         # A concurrent create with the same request id may have read the database just before
         # this commit; it finds the answer here instead of creating the job a second time.
+        if not answered:
+            return
+
         def forget() -> None:
-            if self._in_flight.get(key) is done:
-                del self._in_flight[key]
+            for key, done in answered.items():
+                if self._in_flight.get(key) is done:
+                    del self._in_flight[key]
 
         asyncio.get_running_loop().call_later(REQUEST_MEMORY_SECONDS, forget)
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Callable, Mapping
 
 from deepseek_server.errors import FieldViolation
@@ -33,6 +32,16 @@ _JOB_ID = re.compile(re.escape(JOB_ID_PREFIX) + r"[0-9a-z]{1,64}")
 SPEC = "spec"
 _Report = Callable[[str, str], None]
 RESOURCES = "spec.resource_spec"
+# Unicode category Cc is exactly C0, DEL and C1.
+_CONTROL_CHARACTER = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+_RANGES = (
+    # (field path, JobSpec attribute, lowest, highest)
+    (f"{RESOURCES}.nodes", "nodes", 1, MAX_NODES),
+    (f"{RESOURCES}.cpus_per_node", "cpus_per_node", 0, MAX_CPUS_PER_NODE),
+    (f"{RESOURCES}.gpus_per_node", "gpus_per_node", 0, MAX_GPUS_PER_NODE),
+    (f"{RESOURCES}.memory_gb", "memory_gb", 0, MAX_MEMORY_GB),
+    (f"{SPEC}.timeout", "timeout_seconds", 0, MAX_TIMEOUT_SECONDS),
+)
 
 
 def validate_spec(
@@ -52,11 +61,10 @@ def validate_spec(
     _check_command(spec.command, bad)
     cpus = spec.cpus_per_node or 1
     timeout = spec.timeout_seconds or DEFAULT_TIMEOUT_SECONDS
-    _check_range(f"{RESOURCES}.nodes", spec.nodes, 1, MAX_NODES, bad)
-    _check_range(f"{RESOURCES}.cpus_per_node", spec.cpus_per_node, 0, MAX_CPUS_PER_NODE, bad)
-    _check_range(f"{RESOURCES}.gpus_per_node", spec.gpus_per_node, 0, MAX_GPUS_PER_NODE, bad)
-    _check_range(f"{RESOURCES}.memory_gb", spec.memory_gb, 0, MAX_MEMORY_GB, bad)
-    _check_range(f"{SPEC}.timeout", spec.timeout_seconds, 0, MAX_TIMEOUT_SECONDS, bad)
+    for path, attribute, low, high in _RANGES:
+        value = getattr(spec, attribute)
+        if not low <= value <= high:
+            bad(path, f"must be between {low} and {high}, got {value}")
     gpu_type = _check_gpu_type(spec, capabilities, bad)
     _check_dependencies(spec.dependencies, bad)
     _check_environment(spec.environment, bad)
@@ -85,7 +93,7 @@ def _check_name(name: str, bad: _Report) -> None:
         bad(f"{SPEC}.job_name", "is required")
     elif len(name) > MAX_NAME_CHARS:
         bad(f"{SPEC}.job_name", f"must be at most {MAX_NAME_CHARS} characters, got {len(name)}")
-    elif any(unicodedata.category(c) == "Cc" for c in name):
+    elif _CONTROL_CHARACTER.search(name):
         bad(f"{SPEC}.job_name", "must not contain control characters")
 
 
@@ -97,11 +105,6 @@ def _check_command(command: str, bad: _Report) -> None:
         bad(f"{SPEC}.command", f"must be at most {MAX_COMMAND_BYTES} bytes, got {size}")
     elif "\x00" in command:
         bad(f"{SPEC}.command", "must not contain NUL characters")
-
-
-def _check_range(path: str, value: int, low: int, high: int, bad: _Report) -> None:
-    if not low <= value <= high:
-        bad(path, f"must be between {low} and {high}, got {value}")
 
 
 def _check_gpu_type(spec: JobSpec, capabilities: Capabilities, bad: _Report) -> GpuType | None:
@@ -189,7 +192,7 @@ def _check_labels(labels: Mapping[str, str], bad: _Report) -> None:
 def _check_fits(spec: JobSpec, capabilities: Capabilities) -> list[FieldViolation]:
     """Violations for a spec that no partition of the executor can ever run."""
     partitions = capabilities.partitions
-    if any(not _misfits(spec, p) for p in partitions):
+    if any(_fits(spec, p) for p in partitions):
         return []
     executor = capabilities.executor
     # Name each field that no partition can satisfy on its own; if every field fits some
@@ -208,6 +211,18 @@ def _check_fits(spec: JobSpec, capabilities: Capabilities) -> list[FieldViolatio
             RESOURCES, f"no partition of the {executor} executor offers all of it at once"
         )
     ]
+
+
+def _fits(spec: JobSpec, partition: Partition) -> bool:
+    """Whether the partition can run the spec; :func:`_misfits` says why not, and agrees."""
+    return (
+        spec.nodes <= partition.max_nodes
+        and spec.cpus_per_node <= partition.cpus_per_node
+        and spec.memory_gb <= partition.memory_gb_per_node
+        and spec.gpus_per_node <= partition.gpus_per_node
+        and (not spec.gpus_per_node or spec.gpu_type in partition.gpu_types)
+        and spec.timeout_seconds <= partition.max_timeout_seconds
+    )
 
 
 def _misfits(spec: JobSpec, partition: Partition) -> list[tuple[str, str]]:

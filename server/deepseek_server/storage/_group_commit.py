@@ -28,7 +28,8 @@ class Batcher(Generic[T, R]):
     ) -> None:
         self._run = run
         self._max_batch = max_batch
-        self._pending: list[tuple[T, asyncio.Future[R]]] = []
+        # Each caller's items, in arrival order, with the future of that caller's results.
+        self._pending: list[tuple[Sequence[T], asyncio.Future[list[R]]]] = []
         self._flusher: asyncio.Task[None] | None = None
 
     async def call(self, item: T) -> R:
@@ -37,13 +38,17 @@ class Batcher(Generic[T, R]):
         return result
 
     async def call_many(self, items: Sequence[T]) -> list[R]:
-        """Run ``items`` (possibly with others' items) and return their results."""
-        loop = asyncio.get_running_loop()
-        futures = [loop.create_future() for _ in items]
-        self._pending.extend(zip(items, futures, strict=True))
+        """Run ``items`` (possibly with others' items) and return their results.
+
+        The items of one call run in the same batch unless they are more than a batch holds.
+        """
+        if not items:
+            return []
+        future: asyncio.Future[list[R]] = asyncio.get_running_loop().create_future()
+        self._pending.append((items, future))
         if self._flusher is None:
             self._flusher = asyncio.create_task(self._flush())
-        return list(await asyncio.gather(*futures))
+        return await future
 
     async def drain(self) -> None:
         """Wait until everything handed in so far has run."""
@@ -53,20 +58,35 @@ class Batcher(Generic[T, R]):
     async def _flush(self) -> None:
         try:
             while self._pending:
-                batch = self._pending[: self._max_batch]
-                del self._pending[: self._max_batch]
+                callers = self._take_batch()
+                batch = [item for items, _ in callers for item in items]
                 try:
-                    results = await self._run([item for item, _ in batch])
+                    results = await self._run(batch)
                 except Exception as error:
-                    for _, future in batch:
+                    for _, future in callers:
                         if not future.done():
                             future.set_exception(error)
                 else:
-                    for (_, future), result in zip(batch, results, strict=True):
+                    start = 0
+                    for items, future in callers:
+                        end = start + len(items)
                         if not future.done():
-                            future.set_result(result)
+                            future.set_result(list(results[start:end]))
+                        start = end
         finally:
             self._flusher = None
+
+    def _take_batch(self) -> list[tuple[Sequence[T], asyncio.Future[list[R]]]]:
+        """Whole callers, in order, up to ``max_batch`` items (a larger caller alone)."""
+        taken, size = 0, 0
+        for items, _ in self._pending:
+            if taken and size + len(items) > self._max_batch:
+                break
+            taken += 1
+            size += len(items)
+        callers = self._pending[:taken]
+        del self._pending[:taken]
+        return callers
 
 
 class GroupCommit(Batcher[T, R]):

@@ -150,3 +150,17 @@ def test_a_spec_that_fits_some_partition_is_accepted_and_one_that_fits_none_as_a
     assert fields(fits_parts_only, CLUSTER) == {
         "spec.resource_spec": "no partition of the slurm executor offers all of it at once"
     }
+
+
+def test_the_quick_fit_check_agrees_with_the_reasons_given() -> None:
+    from itertools import product
+
+    from deepseek_server.jobs.validation import _fits, _misfits
+
+    partition = CLUSTER.partitions[1]
+    for nodes, cpus, gpus, gpu_type, memory, timeout in product(
+        (1, 16, 17), (1, 32, 33), (0, 8, 9), (None, GpuType.A100, "#99"), (0, 256, 257),
+        (60, 30 * 86400, 30 * 86400 + 1),
+    ):  # fmt: skip
+        spec = JobSpec("j", "true", nodes, cpus, gpus, gpu_type, memory, timeout, (), {}, {})
+        assert _fits(spec, partition) == (not _misfits(spec, partition)), spec

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from deepseek_server.storage import GroupCommit, SqliteStore, Transaction
+from deepseek_server.storage import Batcher, GroupCommit, SqliteStore, Transaction
 
 
 @pytest.fixture
@@ -81,3 +81,22 @@ async def test_an_item_whose_caller_is_cancelled_is_still_written(store: SqliteS
     assert caller.cancelled()
     assert await store.fetch_one("SELECT n FROM items") == {"n": 7}
     await store.close()
+
+
+async def test_batches_take_whole_callers_up_to_the_limit() -> None:
+    batches: list[list[int]] = []
+
+    async def run(items: list[int]) -> list[int]:
+        batches.append(items)
+        await asyncio.sleep(0)
+        return [item * 10 for item in items]
+
+    batcher: Batcher[int, int] = Batcher(run, max_batch=4)
+    first = asyncio.create_task(batcher.call_many([1]))
+    await asyncio.sleep(0)  # the first batch is running: the others queue behind it
+    rest = [batcher.call_many([2, 3]), batcher.call_many([4, 5]), batcher.call_many([6] * 6)]
+    results = await asyncio.gather(first, *rest, batcher.call_many([]))
+
+    assert results == [[10], [20, 30], [40, 50], [60] * 6, []]
+    # One caller's items are never split; a caller larger than the limit runs alone.
+    assert batches == [[1], [2, 3, 4, 5], [6] * 6]
