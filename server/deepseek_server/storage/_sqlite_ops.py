@@ -6,6 +6,8 @@ call per operation, because a thread hop costs about 100 µs on the target machi
 
 from __future__ import annotations
 
+import functools
+import re
 import sqlite3
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -67,8 +69,57 @@ def execute(connection: sqlite3.Connection, sql: str, params: Params | None) -> 
 
 
 def execute_many(connection: sqlite3.Connection, sql: str, params_seq: Sequence[Params]) -> None:
-    """Run one statement per parameter mapping, in the caller's transaction."""
-    connection.executemany(sql, params_seq).close()
+    """Run one statement per parameter mapping, in the caller's transaction.
+
+    A single-row ``INSERT ... VALUES (:a, :b)`` runs as multi-row INSERTs instead: sqlite3
+    releases the GIL around every step, and under load each release is a handoff to another
+    thread and back (tens of µs on the target machines), so one step per up to 64 rows beats
+    one per row. The outcome is the same: all rows, or an error and none of this statement's.
+    """
+    shape = _multi_row_shape(sql) if len(params_seq) > 1 else None
+    if shape is None:
+        connection.executemany(sql, params_seq).close()
+        return
+    names = shape[1]
+    start = 0
+    while start < len(params_seq):
+        rows = min(_MAX_ROWS_PER_INSERT, 1 << (len(params_seq) - start).bit_length() - 1)
+        values: list[object] = []
+        for params in params_seq[start : start + rows]:
+            try:
+                values.extend([params[name] for name in names])
+            except KeyError as missing:
+                raise sqlite3.ProgrammingError(
+                    f"You did not supply a value for binding parameter :{missing.args[0]}."
+                ) from None
+        connection.execute(_multi_row_insert(sql, rows), values).close()
+        start += rows
+
+
+_MAX_ROWS_PER_INSERT = 64  # x at most ~30 columns stays far below SQLite's 32,766 variables
+_SINGLE_ROW_INSERT = re.compile(
+    r"(?is)^\s*(INSERT\s+INTO\s.+?\bVALUES\s*)\(\s*(:\w+(?:\s*,\s*:\w+)*)\s*\)(.*)$"
+)
+
+
+@functools.lru_cache(maxsize=256)
+def _multi_row_shape(sql: str) -> tuple[str, tuple[str, ...], str] | None:
+    """``(head, parameter names, tail)`` of a single-row INSERT of plain parameters, else None."""
+    match = _SINGLE_ROW_INSERT.match(sql)
+    if match is None or ";" in match.group(3):
+        return None
+    names = tuple(name.strip()[1:] for name in match.group(2).split(","))
+    return match.group(1), names, match.group(3)
+
+
+@functools.lru_cache(maxsize=256)
+def _multi_row_insert(sql: str, rows: int) -> str:
+    """The INSERT of ``rows`` rows with positional parameters, in the order of the names."""
+    shape = _multi_row_shape(sql)
+    assert shape is not None
+    head, names, tail = shape
+    row = "(" + ", ".join("?" * len(names)) + ")"
+    return head + ", ".join([row] * rows) + tail
 
 
 def execute_many_atomically(

@@ -136,6 +136,31 @@ async def test_a_failing_batched_insert_rolls_the_whole_transaction_back(
     assert await store.fetch_all("SELECT id FROM counter ORDER BY id") == [{"id": 1}, {"id": 2}]
 
 
+async def test_many_rows_are_inserted_in_chunks_with_every_value_in_place(
+    store: SqliteStore,
+) -> None:
+    rows = [{"value": i * 7, "id": i, "unused": "x"} for i in range(2, 103)]  # 64 + 32 + 4 + 1
+    async with store.transaction() as tx:
+        await tx.execute_many("INSERT INTO counter (id, value) VALUES (:id, :value)", rows)
+        await tx.execute_many(
+            "INSERT INTO counter (id, value) VALUES (:id, :value) "
+            "ON CONFLICT (id) DO UPDATE SET value = excluded.value + 1",
+            [{"id": 1, "value": 10}, {"id": 2, "value": 20}, {"id": 500, "value": 5}],
+        )
+
+    stored = await store.fetch_all("SELECT id, value FROM counter ORDER BY id")
+    expected = [{"id": 1, "value": 11}, {"id": 2, "value": 21}]
+    expected += [{"id": i, "value": i * 7} for i in range(3, 103)] + [{"id": 500, "value": 5}]
+    assert stored == expected
+
+
+async def test_a_row_missing_a_parameter_fails_the_whole_statement(store: SqliteStore) -> None:
+    rows = [{"id": 2, "value": 2}, {"id": 3}]
+    with pytest.raises(StoreError, match="value"):
+        await store.execute_many("INSERT INTO counter (id, value) VALUES (:id, :value)", rows)
+    assert await store.fetch_all("SELECT id FROM counter") == [{"id": 1}]
+
+
 async def test_a_transaction_cannot_be_used_after_it_ends(store: SqliteStore) -> None:
     async with store.transaction() as tx:
         await tx.execute("UPDATE counter SET value = 1 WHERE id = 1")
