@@ -84,10 +84,6 @@ class AuditLog:
         self._wake = asyncio.Event()
         self._hub = EventHub()
         self._head = (0, ZERO_HASH)
-        # The head is read from the store at start and after a failed write; in between, this
-        # process is the chain's only writer. Were another to append, the sequence (the table's
-        # primary key) of the next record would collide: the write fails, nothing forks.
-        self._head_known = False
         self._checkpointed = 0
         self._checkpoint_clock = time.monotonic()
         self._writer: asyncio.Task[None] | None = None
@@ -107,7 +103,6 @@ class AuditLog:
         """Read the head of the chain and start the writer."""
         sequence, hash_ = await repository.head(self._store)
         self._head = (sequence, hash_ or ZERO_HASH)
-        self._head_known = True
         last = await repository.last_checkpoint(self._store)
         self._checkpointed = last.sequence if last is not None else 0
         self._hub.announce(sequence)
@@ -303,34 +298,25 @@ class AuditLog:
     async def _commit(self, batch: list[_Pending], *, force_checkpoint: bool = False) -> None:
         encoded = [encode_parts(item.record) for item in batch]
         checkpoint: Checkpoint | None = None
-        try:
-            async with self._store.transaction() as tx:
-                if self._head_known:
-                    sequence, prev = self._head
-                else:
-                    sequence, prev = await repository.head(tx)
-                prev = prev or ZERO_HASH
-                chained = []
-                for item, (middle, tail) in zip(batch, encoded, strict=True):
-                    sequence += 1
-                    digest = chain_hash(sequence, middle, prev, tail)
-                    chained.append(
-                        replace(item.record, sequence=sequence, prev_hash=prev, hash=digest)
-                    )
-                    prev = digest
-                if chained:
-                    await repository.insert(tx, chained)
-                if sequence > self._checkpointed and (
-                    force_checkpoint
-                    or sequence - self._checkpointed >= self._options.checkpoint_every_records
-                    or time.monotonic() - self._checkpoint_clock
-                    >= self._options.checkpoint_every_seconds
-                ):
-                    checkpoint = await self._checkpoint(tx, sequence, prev)
-        except BaseException:
-            self._head_known = False  # the write may have failed on another writer's record
-            raise
-        self._head, self._head_known = (sequence, prev), True
+        async with self._store.transaction() as tx:
+            sequence, prev = await repository.head(tx)
+            prev = prev or ZERO_HASH
+            chained = []
+            for item, (middle, tail) in zip(batch, encoded, strict=True):
+                sequence += 1
+                digest = chain_hash(sequence, middle, prev, tail)
+                chained.append(replace(item.record, sequence=sequence, prev_hash=prev, hash=digest))
+                prev = digest
+            if chained:
+                await repository.insert(tx, chained)
+            if sequence > self._checkpointed and (
+                force_checkpoint
+                or sequence - self._checkpointed >= self._options.checkpoint_every_records
+                or time.monotonic() - self._checkpoint_clock
+                >= self._options.checkpoint_every_seconds
+            ):
+                checkpoint = await self._checkpoint(tx, sequence, prev)
+        self._head = (sequence, prev)
         if checkpoint is not None:
             self._checkpointed = checkpoint.sequence
             self._checkpoint_clock = time.monotonic()
