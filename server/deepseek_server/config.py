@@ -200,6 +200,11 @@ class DataSettings:
     idle_timeout_seconds: float = _setting(
         60.0, "An upload stream with no message for this long is closed.", min=0.1, max=86_400
     )
+    drop_cache_behind: bool = _setting(
+        True,
+        "Evict an upload's pages from the page cache once they are durable (files stream "
+        "through once); false keeps them cached.",
+    )
 
 
 # What a chunk message carries besides its data (offset, CRC32C, framing), with room to spare.

@@ -15,6 +15,7 @@ from typing import Any
 
 import google_crc32c
 
+from deepseek_server.data import pagecache
 from deepseek_server.data.paths import open_parent
 
 READ_BYTES = 4 * 1024 * 1024
@@ -42,25 +43,38 @@ def crc32c(data: bytes) -> int:
 class PartFile:
     """An upload's data so far.
 
-    Writing and hashing are separate steps, each meant for its own ordered worker thread so
-    that they overlap: :meth:`write_at` puts bytes at an offset; :meth:`check_and_hash` checks
-    a chunk's CRC32C and feeds the SHA-256. After a mismatch, hashing stops for good (the hash
-    state stays at the end of the last good chunk), and bytes written past that point are never
-    committed: a later open cuts the file back to its committed size.
+    Writing, hashing and syncing are separate steps, each meant for its own ordered worker
+    thread so that they overlap: :meth:`write_at` puts bytes at an offset and starts writing
+    them to the disk; :meth:`check_and_hash` checks a chunk's CRC32C and feeds the SHA-256;
+    :meth:`sync` makes what was written durable. After a mismatch, hashing stops for good (the
+    hash state stays at the end of the last good chunk), and bytes written past that point are
+    never committed: a later open cuts the file back to its committed size.
     """
 
-    def __init__(self, path: Path, fd: int, size: int, hasher: Hash) -> None:
+    def __init__(
+        self, path: Path, fd: int, size: int, hasher: Hash, *, drop_behind: bool = False
+    ) -> None:
         self.path = path
         self._fd = fd
         self.size = size
         self._hasher = hasher
         self._failed = False
+        self._drop_behind = drop_behind
+        self._dropped = 0
 
     @classmethod
-    def open(cls, path: Path, committed: int, saved: tuple[int, Hash] | None) -> PartFile:
+    def open(
+        cls,
+        path: Path,
+        committed: int,
+        saved: tuple[int, Hash] | None,
+        *,
+        drop_behind: bool = False,
+    ) -> PartFile:
         """Open the part file cut back to its ``committed`` size (bytes past it were never
         acknowledged). The hash state comes from ``saved`` if it is at that size, else from
-        re-reading the committed bytes. FileNotFoundError if committed bytes are missing."""
+        re-reading the committed bytes. FileNotFoundError if committed bytes are missing.
+        With ``drop_behind``, synced bytes leave the page cache."""
         path.parent.mkdir(parents=True, exist_ok=True)
         flags = os.O_RDWR | os.O_CLOEXEC | (os.O_CREAT if committed == 0 else 0)
         fd = os.open(path, flags, 0o600)
@@ -75,15 +89,17 @@ class PartFile:
         except BaseException:
             os.close(fd)
             raise
-        return cls(path, fd, committed, hasher)
+        return cls(path, fd, committed, hasher, drop_behind=drop_behind)
 
     def write_at(self, data: bytes, offset: int) -> None:
-        """Put ``data`` at ``offset``."""
+        """Put ``data`` at ``offset``, and start writing it to the disk."""
         view = memoryview(data)
+        position = offset
         while view:
-            written = os.pwrite(self._fd, view, offset)
+            written = os.pwrite(self._fd, view, position)
             view = view[written:]
-            offset += written
+            position += written
+        pagecache.start_writeback(self._fd, offset, len(data))
 
     def check_and_hash(self, data: bytes, crc: int) -> None:
         """Feed ``data`` to the hash if it matches ``crc``; ChecksumMismatch otherwise, and for
@@ -99,9 +115,13 @@ class PartFile:
         """The hash state after every chunk hashed so far."""
         return self._hasher.copy()
 
-    def sync(self) -> None:
-        """Make every byte written so far durable."""
+    def sync(self, committed: int) -> None:
+        """Make every byte written so far durable, and the first ``committed`` of them (the
+        size being committed) leave the page cache if the file drops behind."""
         os.fdatasync(self._fd)
+        if self._drop_behind and committed > self._dropped:
+            pagecache.drop(self._fd, self._dropped, committed - self._dropped)
+            self._dropped = committed
 
     def sha256(self) -> bytes:
         """SHA-256 of everything hashed."""

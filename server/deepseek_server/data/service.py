@@ -214,12 +214,15 @@ class DataService:
         upload starts again from 0."""
         path = self._part_path(upload.id)
         saved = live.saved if live is not None else None
+        drop_behind = self.settings.drop_cache_behind
         try:
-            return await asyncio.to_thread(PartFile.open, path, upload.committed_size, saved)
+            return await asyncio.to_thread(
+                PartFile.open, path, upload.committed_size, saved, drop_behind=drop_behind
+            )
         except FileNotFoundError:
             _log.warning("upload %s lost its part file; it restarts from 0", upload.id)
             await self.record_commit(upload.id, 0)
-            return await asyncio.to_thread(PartFile.open, path, 0, None)
+            return await asyncio.to_thread(PartFile.open, path, 0, None, drop_behind=drop_behind)
 
     async def record_commit(self, upload_id: str, committed: int) -> None:
         """Record that the part file durably holds ``committed`` bytes."""

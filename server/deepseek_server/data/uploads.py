@@ -2,12 +2,14 @@
 
 The stream keeps the gateway's rules for an upload: chunks arrive in order at the offset the
 previous one ended. Receiving never waits for the disk: each chunk goes to two ordered worker
-threads, one checking its CRC32C and feeding the SHA-256 (the slowest step, ~250 MB/s a core),
-the other writing it, with a few chunks in flight. Every ``ack_every_bytes`` a commit point is
+threads, one checking its CRC32C and feeding the SHA-256, the other writing it and starting
+its writeback, with a few chunks in flight. Every ``ack_every_bytes`` a commit point is
 marked; once the chunks up to it are written and verified, the part file is fsync'd and the
-size recorded in the database in the background, and only then acknowledged. On any way out
-(error, half-close, takeover, a client that vanished) what was verified is committed, so that a
-client resumes from the last byte that reached the disk.
+size recorded in the database in the background, and only then acknowledged. One commit runs
+at a time, and the next covers every point the chunks reached meanwhile: a slow disk makes
+acknowledgements larger, not later and later. On any way out (error, half-close, takeover, a
+client that vanished) what was verified is committed, so that a client resumes from the last
+byte that reached the disk.
 """
 
 from __future__ import annotations
@@ -228,18 +230,27 @@ class UploadStream:
             self._committed_at(*committing.result())
             assert self._upload is not None
             ack = Ack(self._upload.id, self._committed)
-        if self._committing is None and self._points and self._points[0][0] <= self._verified:
-            size, snapshot = self._points.popleft()
-            self._committing = asyncio.ensure_future(self._make_durable(size, snapshot))
-            self._committing.add_done_callback(self._wake)
+        if self._committing is None:
+            due = self._furthest_point_reached()
+            if due is not None:
+                self._committing = asyncio.ensure_future(self._make_durable(*due))
+                self._committing.add_done_callback(self._wake)
         return ack
+
+    def _furthest_point_reached(self) -> tuple[int, asyncio.Future[Hash]] | None:
+        """The last commit point the verified chunks reached; the points before it are passed
+        over, since one fdatasync makes them all durable."""
+        furthest = None
+        while self._points and self._points[0][0] <= self._verified:
+            furthest = self._points.popleft()
+        return furthest
 
     async def _make_durable(self, size: int, snapshot: asyncio.Future[Hash]) -> tuple[int, Hash]:
         part, upload = self._part, self._upload
         assert part is not None
         assert upload is not None
         saved = await snapshot
-        await asyncio.to_thread(part.sync)
+        await asyncio.to_thread(part.sync, size)
         await self._service.record_commit(upload.id, size)
         return size, saved
 
