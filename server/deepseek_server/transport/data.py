@@ -54,10 +54,7 @@ class DataChunkServicer(data_pb2_grpc.DataChunkServiceServicer):
             if isinstance(item, FileInfo):
                 yield data_pb2.DownloadResponse(header=messages.file_to_proto(item))
             else:
-                offset, data, crc = item
-                yield data_pb2.DownloadResponse(
-                    chunk=data_pb2.DownloadChunk(offset=offset, data=data, crc32c=crc)
-                )
+                yield messages.download_chunk(*item)
 
     async def ListFiles(
         self, request: data_pb2.ListFilesRequest, context: Context

@@ -103,6 +103,18 @@ def ack_to_proto(ack: Ack) -> data_pb2.UploadResponse:
     return response
 
 
+def download_chunk(offset: int, data: bytes, crc32c: int) -> data_pb2.DownloadResponse:
+    """One Download response carrying a chunk."""
+    # Set field by field: a nested constructor, DownloadResponse(chunk=DownloadChunk(...)),
+    # copies the chunk's message in again, which for 4 MiB of data costs 3x the copy itself.
+    response = data_pb2.DownloadResponse()
+    chunk = response.chunk
+    chunk.offset = offset
+    chunk.data = data
+    chunk.crc32c = crc32c
+    return response
+
+
 def ref_to_proto(ref: FileRef) -> data_pb2.FileRef:
     """A file address as the API shows it."""
     message = data_pb2.FileRef(area=_AREA_TO_PROTO[ref.area], path=ref.path)
