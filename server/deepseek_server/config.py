@@ -202,8 +202,8 @@ class DataSettings:
     )
     drop_cache_behind: bool = _setting(
         True,
-        "Evict an upload's pages from the page cache once they are durable (files stream "
-        "through once); false keeps them cached.",
+        "Evict a file's pages from the page cache once an upload made them durable or a "
+        "download read them (files stream through once); false keeps them cached.",
     )
 
 

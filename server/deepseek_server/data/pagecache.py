@@ -5,9 +5,9 @@ are sent once: keeping their pages cached pushes out pages that are reused, and 
 new pages for them costs more than the copy itself, above all in a virtual machine whose host
 takes freed memory back (on the 2-core test VM, writing 1 GiB with an fdatasync every 8 MiB
 ran at 280-460 MB/s, and at 1.7-2.0 GB/s with the pages dropped once durable). So uploads
-start the writeback of each chunk as soon as it is written, and drop the pages behind them
-once they are durable, as HDFS data nodes do (their ``drop.cache.behind.writes`` and
-``sync.behind.writes`` settings).
+start the writeback of each chunk as soon as it is written, and both directions drop the
+pages behind them once they are durable or read, as HDFS data nodes do (their
+``drop.cache.behind.*`` and ``sync.behind.writes`` settings).
 
 These are hints: durability still comes from ``fdatasync``, and where a hint is not
 available (not Linux) it does nothing. Every function here blocks; callers run them in a
@@ -50,7 +50,7 @@ def start_writeback(fd: int, offset: int, length: int) -> None:
 
 
 def drop(fd: int, offset: int, length: int) -> None:
-    """Let the kernel free the cached pages of a range whose bytes are durable.
+    """Let the kernel free the cached pages of a range whose bytes are durable (or read).
     Pages still dirty and pages only partly in the range stay."""
     if length > 0 and hasattr(os, "posix_fadvise"):
         os.posix_fadvise(fd, offset, length, os.POSIX_FADV_DONTNEED)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import contextlib
 import json
 import logging
 import os
@@ -19,6 +20,7 @@ from pathlib import Path
 from deepseek_server.config import DataSettings
 from deepseek_server.data import blobs
 from deepseek_server.data.blobs import PartFile
+from deepseek_server.data.downloads import read_pieces
 from deepseek_server.data.model import (
     Ack,
     Area,
@@ -67,6 +69,9 @@ _log = logging.getLogger(__name__)
 
 # How often expired uploads are looked for, at most; shorter when uploads expire sooner.
 EXPIRY_CHECK_SECONDS = 60.0
+
+# Largest piece a download sends (and reads at once), below max_chunk_bytes.
+DOWNLOAD_PIECE_BYTES = 4 * 1024 * 1024
 
 DownloadItem = FileInfo | tuple[int, bytes, int]
 """What a download yields: the header first, then (offset, data, crc32c) chunks."""
@@ -329,18 +334,11 @@ class DataService:
                 )
             yield info
             end = info.size if not length else min(info.size, offset + length)
-            step = min(self.settings.max_chunk_bytes, 4 * 1024 * 1024)
-            position = offset
-            reading = self._read_ahead(fd, position, min(step, end - position))
-            while position < end:
-                data, crc = await reading
-                if not data:
-                    raise DataLoss(f"the file ended early at {position} bytes")
-                following = position + len(data)
-                if following < end:
-                    reading = self._read_ahead(fd, following, min(step, end - following))
-                yield position, data, crc
-                position = following
+            step = min(self.settings.max_chunk_bytes, DOWNLOAD_PIECE_BYTES)
+            pieces = read_pieces(fd, offset, end, step, drop_behind=self.settings.drop_cache_behind)
+            async with contextlib.aclosing(pieces):
+                async for piece in pieces:
+                    yield piece
         finally:
             await asyncio.to_thread(os.close, fd)
 
@@ -640,9 +638,6 @@ class DataService:
         os.close(fd)
         return info
 
-    def _read_ahead(self, fd: int, offset: int, size: int) -> asyncio.Future[tuple[bytes, int]]:
-        return asyncio.ensure_future(asyncio.to_thread(_read_piece, fd, offset, size))
-
     @asynccontextmanager
     async def _dataset_lock(self, owner: str, name: str) -> AsyncIterator[None]:
         key = (owner, name)
@@ -674,11 +669,6 @@ class DataService:
         expired = await self.expire_uploads()
         if expired:
             _log.info("uploads expired", extra={"count": len(expired)})
-
-
-def _read_piece(fd: int, offset: int, size: int) -> tuple[bytes, int]:
-    data = os.pread(fd, size, offset)
-    return data, blobs.crc32c(data)
 
 
 def _now() -> datetime:
