@@ -12,7 +12,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from deepseek_server import admin, audit_cli, quotas_cli
+from deepseek_server import admin, allocator, audit_cli, quotas_cli
 from deepseek_server.app import Gateway, StartupError
 from deepseek_server.config import ConfigError, Settings, describe_settings, load_settings
 from deepseek_server.logs import configure_logging
@@ -47,6 +47,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "check-config":
         print(f"settings OK ({config or 'embedded defaults'})")
         return EXIT_OK
+    largest_message = max(
+        settings.server.max_receive_message_bytes, settings.server.max_send_message_bytes
+    )
+    allocator.reuse_large_buffers(largest_message)  # this process serves; see allocator.py
     try:
         return asyncio.run(serve(settings))
     except StartupError as exc:
