@@ -69,9 +69,14 @@ def read_chunk(fd: int, offset: int, length: int) -> tuple[bytes, int]:
 
 def chunk_request(offset: int, data: bytes, crc32c: int) -> data_pb2.UploadRequest:
     """An ``UploadRequest`` carrying one chunk."""
-    return data_pb2.UploadRequest(
-        chunk=data_pb2.UploadChunk(offset=offset, data=data, crc32c=crc32c)
-    )
+    # Field by field: UploadRequest(chunk=UploadChunk(data=...)) would copy the finished
+    # UploadChunk into the request once more, which for 4 MiB costs 3x the copy itself.
+    request = data_pb2.UploadRequest()
+    chunk = request.chunk
+    chunk.offset = offset
+    chunk.data = data
+    chunk.crc32c = crc32c
+    return request
 
 
 FINISH_REQUEST = data_pb2.UploadRequest(finish=data_pb2.UploadFinish())
