@@ -197,6 +197,13 @@ class DataSettings:
         min=1,
         max=365 * 86_400,
     )
+    upload_retention_seconds: float = _setting(
+        7 * 86_400.0,
+        "How long an ended upload (finished, expired, cancelled, failed) stays known to "
+        "GetUploadStatus and to starts with its request_id before its record is deleted.",
+        min=1,
+        max=10 * 365 * 86_400,
+    )
     idle_timeout_seconds: float = _setting(
         60.0, "An upload stream with no message for this long is closed.", min=0.1, max=86_400
     )

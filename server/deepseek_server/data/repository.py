@@ -110,6 +110,14 @@ class DataRepository:
         )
         return [_upload(row) for row in rows]
 
+    async def delete_ended_uploads(self, ended_before: datetime) -> int:
+        """Forget the uploads that left ACTIVE before ``ended_before``; returns how many.
+        Their files, if they finished, stay."""
+        return await self._store.execute(
+            "DELETE FROM uploads WHERE state != 'ACTIVE' AND update_time < :before",
+            {"before": micros(ended_before)},
+        )
+
     async def storage_used(self, tx: Queryable, owner: str) -> int:
         """Bytes the owner's finished files hold plus the declared size of its active uploads."""
         row = await tx.fetch_one(

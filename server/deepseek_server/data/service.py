@@ -67,7 +67,8 @@ from deepseek_server.storage import ConstraintError, Store
 
 _log = logging.getLogger(__name__)
 
-# How often expired uploads are looked for, at most; shorter when uploads expire sooner.
+# How often uploads are looked at to expire them and to purge ended ones, at most; shorter
+# when uploads expire, or ended ones are purged, sooner.
 EXPIRY_CHECK_SECONDS = 60.0
 
 # Largest piece a download sends (and reads at once), below max_chunk_bytes.
@@ -101,15 +102,20 @@ class DataService:
         self._dataset_locks: dict[tuple[str, str], asyncio.Lock] = {}
         self._hashes = HashCache()
         self._expiry = Periodic(
-            "expiring uploads",
-            min(EXPIRY_CHECK_SECONDS, settings.upload_expiry_seconds / 4),
+            "expiring and purging uploads",
+            min(
+                EXPIRY_CHECK_SECONDS,
+                settings.upload_expiry_seconds / 4,
+                settings.upload_retention_seconds / 4,
+            ),
             self._expire_round,
         )
 
     # ------------------------------------------------------------------ lifecycle
 
     async def start(self) -> None:
-        """Remove part files no active upload owns, then expire abandoned uploads as they age."""
+        """Remove part files no active upload owns, then expire abandoned uploads as they age
+        and purge the records of ended ones once they are past their retention."""
         await asyncio.to_thread(self._uploads_dir.mkdir, parents=True, exist_ok=True)
         await self._remove_orphans()
         self._expiry.start()
@@ -293,6 +299,13 @@ class DataService:
             await self._end_upload(upload.id, UploadState.EXPIRED)
             expired.append(upload.id)
         return expired
+
+    async def purge_ended_uploads(self, now: datetime | None = None) -> int:
+        """Delete the records of uploads that ended (finished, expired, cancelled, failed)
+        longer than ``upload_retention_seconds`` ago; returns how many. Finished files stay;
+        an upload id or request id purged is then unknown."""
+        retention = timedelta(seconds=self.settings.upload_retention_seconds)
+        return await self._repository.delete_ended_uploads((now or _now()) - retention)
 
     # ------------------------------------------------------------------ job hooks
 
@@ -669,6 +682,9 @@ class DataService:
         expired = await self.expire_uploads()
         if expired:
             _log.info("uploads expired", extra={"count": len(expired)})
+        purged = await self.purge_ended_uploads()
+        if purged:
+            _log.info("ended uploads purged", extra={"count": purged})
 
 
 def _now() -> datetime:

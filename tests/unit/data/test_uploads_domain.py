@@ -58,7 +58,9 @@ async def store(tmp_path: Path) -> AsyncIterator[Store]:
 
 @pytest.fixture
 def service(store: Store, tmp_path: Path) -> DataService:
-    settings = DataSettings(storage_quota_bytes=QUOTA, upload_expiry_seconds=60)
+    settings = DataSettings(
+        storage_quota_bytes=QUOTA, upload_expiry_seconds=60, upload_retention_seconds=120
+    )
     return DataService(store, settings, Jobs(tmp_path / "jobs"), tmp_path / "up", tmp_path / "ds")
 
 
@@ -104,6 +106,23 @@ async def test_uploads_expire_once_past_their_expiry_and_lose_their_part_files(
     assert late == [upload.id]
     assert (await service.get_upload("alice", upload.id)).state is UploadState.EXPIRED
     assert not part.exists()
+
+
+async def test_ended_uploads_are_forgotten_once_past_their_retention_and_active_ones_stay(
+    service: DataService,
+) -> None:
+    ended = await service.start_upload("alice", Start(job_input("a"), 10))
+    active = await service.start_upload("alice", Start(job_input("b"), 10))
+    await service.cancel_upload("alice", ended.id)
+    end_time = (await service.get_upload("alice", ended.id)).update_time
+
+    early = await service.purge_ended_uploads(end_time + timedelta(seconds=119))
+    late = await service.purge_ended_uploads(end_time + timedelta(seconds=121))
+
+    assert (early, late) == (0, 1)
+    with pytest.raises(NotFound):
+        await service.get_upload("alice", ended.id)
+    assert (await service.get_upload("alice", active.id)).state is UploadState.ACTIVE
 
 
 async def test_a_committed_chunk_pushes_the_expiry_later(service: DataService) -> None:

@@ -147,7 +147,8 @@ class DataChunkServiceServicer:
         becomes FAILED); RESOURCE_EXHAUSTED (QuotaFailure: storage quota).
 
         Idempotency: a start with the request_id of an ACTIVE or FINISHED upload
-        of the caller resumes that upload instead of creating another.
+        of the caller resumes that upload instead of creating another (for as long
+        as the upload is kept; see GetUploadStatus).
 
         Scope: compute:write.
         """
@@ -158,7 +159,9 @@ class DataChunkServiceServicer:
     def GetUploadStatus(self, request, context):
         """Returns the state of an upload, e.g. to find where to resume.
 
-        Errors: NOT_FOUND (unknown upload, or expired long ago).
+        Errors: NOT_FOUND (unknown upload, or one that ended, by finishing,
+        expiring, being cancelled or failing, longer ago than the server keeps
+        ended uploads: 7 days by default).
 
         Scope: compute:read.
         """

@@ -79,14 +79,17 @@ class DataChunkServiceStub:
     becomes FAILED); RESOURCE_EXHAUSTED (QuotaFailure: storage quota).
 
     Idempotency: a start with the request_id of an ACTIVE or FINISHED upload
-    of the caller resumes that upload instead of creating another.
+    of the caller resumes that upload instead of creating another (for as long
+    as the upload is kept; see GetUploadStatus).
 
     Scope: compute:write.
     """
     GetUploadStatus: _grpc.UnaryUnaryMultiCallable[_data_pb2.GetUploadStatusRequest, _data_pb2.GetUploadStatusResponse]
     """Returns the state of an upload, e.g. to find where to resume.
 
-    Errors: NOT_FOUND (unknown upload, or expired long ago).
+    Errors: NOT_FOUND (unknown upload, or one that ended, by finishing,
+    expiring, being cancelled or failing, longer ago than the server keeps
+    ended uploads: 7 days by default).
 
     Scope: compute:read.
     """
@@ -217,14 +220,17 @@ class DataChunkServiceAsyncStub(DataChunkServiceStub):
     becomes FAILED); RESOURCE_EXHAUSTED (QuotaFailure: storage quota).
 
     Idempotency: a start with the request_id of an ACTIVE or FINISHED upload
-    of the caller resumes that upload instead of creating another.
+    of the caller resumes that upload instead of creating another (for as long
+    as the upload is kept; see GetUploadStatus).
 
     Scope: compute:write.
     """
     GetUploadStatus: _aio.UnaryUnaryMultiCallable[_data_pb2.GetUploadStatusRequest, _data_pb2.GetUploadStatusResponse]  # type: ignore[assignment]
     """Returns the state of an upload, e.g. to find where to resume.
 
-    Errors: NOT_FOUND (unknown upload, or expired long ago).
+    Errors: NOT_FOUND (unknown upload, or one that ended, by finishing,
+    expiring, being cancelled or failing, longer ago than the server keeps
+    ended uploads: 7 days by default).
 
     Scope: compute:read.
     """
@@ -357,7 +363,8 @@ class DataChunkServiceServicer:
         becomes FAILED); RESOURCE_EXHAUSTED (QuotaFailure: storage quota).
 
         Idempotency: a start with the request_id of an ACTIVE or FINISHED upload
-        of the caller resumes that upload instead of creating another.
+        of the caller resumes that upload instead of creating another (for as long
+        as the upload is kept; see GetUploadStatus).
 
         Scope: compute:write.
         """
@@ -369,7 +376,9 @@ class DataChunkServiceServicer:
     ) -> _typing.Union[_data_pb2.GetUploadStatusResponse, _abc.Awaitable[_data_pb2.GetUploadStatusResponse]]:
         """Returns the state of an upload, e.g. to find where to resume.
 
-        Errors: NOT_FOUND (unknown upload, or expired long ago).
+        Errors: NOT_FOUND (unknown upload, or one that ended, by finishing,
+        expiring, being cancelled or failing, longer ago than the server keeps
+        ended uploads: 7 days by default).
 
         Scope: compute:read.
         """
