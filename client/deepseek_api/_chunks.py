@@ -32,8 +32,9 @@ CHUNK_BYTES = 4 * _MIB
 """Largest chunk sent, unless the server accepts less (its ``max_chunk_size``)."""
 
 WINDOW_BYTES = 16 * _MIB
-"""Most bytes sent and not yet acknowledged. The server acknowledges at least every 8 MiB
-it receives, so the window must hold 8 MiB plus a chunk, or both sides would wait."""
+"""Most bytes sent and not yet acknowledged, unless the server's first answer names its own
+window (its ``window_size``). The server acknowledges at least every 8 MiB it receives, so the
+window must hold 8 MiB plus a chunk, or both sides would wait."""
 
 ProgressCallback = Callable[[str, int, int], None]
 """Called with ``(local path, bytes done, bytes total)`` as a transfer advances."""
@@ -141,6 +142,8 @@ class UploadState:
             self._sent_end = response.committed_size
             if response.max_chunk_size > 0:
                 self._max_chunk = min(CHUNK_BYTES, response.max_chunk_size)
+            if response.window_size > 0:
+                self._window = response.window_size
         self.committed = response.committed_size
         if response.finished:
             self.committed = self.total_size

@@ -182,6 +182,15 @@ class DataSettings:
         min=64 * 1024,
         max=8 * MIB,
     )
+    upload_window_bytes: int = _setting(
+        64 * MIB,
+        "Bytes a client may send beyond the committed size before it waits for an "
+        "acknowledgement (told in the first answer); at least ack_every_bytes + "
+        "max_chunk_bytes. Larger keeps long links busy and costs resending after a break; "
+        "the gateway holds a few chunks per stream in memory whatever it is.",
+        min=128 * 1024,
+        max=1024 * MIB,
+    )
     max_file_bytes: int = _setting(
         256 * 1024 * MIB, "Largest file an upload may declare.", min=0, max=2**62
     )
@@ -368,6 +377,14 @@ def check_consistency(settings: Settings) -> None:
         raise ConfigError("invalid settings tls.cert_file / tls.key_file: set both or neither")
     if tls.client_ca_file and not tls.cert_file:
         raise ConfigError("invalid setting tls.client_ca_file: mTLS needs tls.cert_file too")
+    data = settings.data
+    if data.upload_window_bytes < data.ack_every_bytes + data.max_chunk_bytes:
+        raise ConfigError(
+            f"invalid setting data.upload_window_bytes = {data.upload_window_bytes}: must be at "
+            f"least data.ack_every_bytes + data.max_chunk_bytes = "
+            f"{data.ack_every_bytes + data.max_chunk_bytes}, or a client would wait for an "
+            "acknowledgement that comes only after more data"
+        )
     needed = settings.data.max_chunk_bytes + CHUNK_MESSAGE_OVERHEAD
     for name in ("max_receive_message_bytes", "max_send_message_bytes"):
         limit = getattr(settings.server, name)

@@ -148,6 +148,7 @@ class Ack:
     committed_size: int
     max_chunk_size: int = 0
     file: FileInfo | None = None
+    window_size: int = 0
 
     @property
     def finished(self) -> bool:

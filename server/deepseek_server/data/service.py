@@ -286,7 +286,15 @@ class DataService:
         )
         if info is None:  # replaced or removed since; report the upload as it finished
             info = FileInfo(upload.target, upload.total_size, upload.sha256, upload.update_time)
-        return Ack(upload.id, upload.total_size, self.settings.max_chunk_bytes, info)
+        return self.first_ack(upload.id, upload.total_size, info)
+
+    def first_ack(self, upload_id: str, committed: int, file: FileInfo | None = None) -> Ack:
+        """The first answer of an Upload stream: where the upload stands, and the limits the
+        client keeps to (largest chunk, most bytes unacknowledged)."""
+        settings = self.settings
+        return Ack(
+            upload_id, committed, settings.max_chunk_bytes, file, settings.upload_window_bytes
+        )
 
     async def expire_uploads(self, now: datetime | None = None) -> list[str]:
         """Expire the ACTIVE uploads past their expiry time that no stream is writing; returns

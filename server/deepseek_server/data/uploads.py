@@ -147,7 +147,7 @@ class UploadStream:
         self._writer = ThreadPoolExecutor(1, thread_name_prefix="upload-write")
         self._hasher = ThreadPoolExecutor(1, thread_name_prefix="upload-hash")
         self._committed = self._verified = self._last_point = expected = part.size
-        yield Ack(upload.id, self._committed, self._settings.max_chunk_bytes)
+        yield self._service.first_ack(upload.id, self._committed)
         while True:
             message = await self._next()
             if isinstance(message, _Progress):

@@ -97,6 +97,7 @@ def ack_to_proto(ack: Ack) -> data_pb2.UploadResponse:
         committed_size=ack.committed_size,
         max_chunk_size=ack.max_chunk_size,
         finished=ack.finished,
+        window_size=ack.window_size,
     )
     if ack.file is not None:
         response.file.CopyFrom(file_to_proto(ack.file))

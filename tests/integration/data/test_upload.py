@@ -17,6 +17,7 @@ from deepseek_server.config import Settings
 from tests.integration.data.uploading import (
     CHUNK,
     DATA_SETTINGS,
+    WINDOW,
     OpenStream,
     Stub,
     chunk,
@@ -49,7 +50,7 @@ async def test_an_upload_acknowledges_as_it_commits_and_makes_the_file_visible_a
 
     assert error is None
     first, *acks, last = responses
-    assert (first.committed_size, first.max_chunk_size) == (0, CHUNK)
+    assert (first.committed_size, first.max_chunk_size, first.window_size) == (0, CHUNK, WINDOW)
     assert first.upload_id.startswith("upload-")
     sizes = [a.committed_size for a in acks]
     assert sizes == sorted(set(sizes))

@@ -15,9 +15,11 @@ from deepseek.hpc.v1 import data_pb2, data_pb2_grpc
 
 KIB = 1024
 CHUNK = 64 * KIB
+WINDOW = 4 * CHUNK
 DATA_SETTINGS: dict[str, object] = {
     "max_chunk_bytes": CHUNK,
     "ack_every_bytes": CHUNK,
+    "upload_window_bytes": WINDOW,
     "idle_timeout_seconds": 2.0,
     "storage_quota_bytes": 8 * 1024 * KIB,
     "max_file_bytes": 4 * 1024 * KIB,

@@ -177,6 +177,20 @@ def test_unacknowledged_bytes_stay_within_the_window() -> None:
     assert upload.may_send(CHUNK_BYTES)
 
 
+def test_the_window_is_the_one_the_servers_first_answer_names() -> None:
+    upload = state(100 * CHUNK_BYTES)
+    upload.first_request()
+    upload.acknowledged(answer(max_chunk_size=CHUNK_BYTES, window_size=10 * CHUNK_BYTES))
+    sent = 0
+    while upload.may_send(CHUNK_BYTES):
+        upload.sent(CHUNK_BYTES)
+        sent += CHUNK_BYTES
+    upload.acknowledged(answer(committed=2 * CHUNK_BYTES, window_size=CHUNK_BYTES))  # ignored
+
+    assert sent == 10 * CHUNK_BYTES
+    assert upload.may_send(CHUNK_BYTES)
+
+
 def test_the_window_holds_the_servers_acknowledgement_cadence_and_a_chunk() -> None:
     # The server acknowledges every 8 MiB at most; a smaller window would wait forever.
     assert WINDOW_BYTES >= 8 * 1024 * 1024 + CHUNK_BYTES

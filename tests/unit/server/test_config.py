@@ -62,6 +62,11 @@ def test_unrelated_environment_variables_are_ignored() -> None:
         ("", {"DEEPSEEK__PORT": "1"}, r"expected DEEPSEEK__<SECTION>__<KEY>"),
         ("", {"DEEPSEEK__SERVER__GRACE_PERIOD_SECONDS": "-1"}, r"between 0 and 3600"),
         ("[data]\nupload_retention_seconds = 0\n", {}, r"data\.upload_retention_seconds = 0 "),
+        (
+            "[data]\nmax_chunk_bytes = 8388608\nupload_window_bytes = 16777215\n",
+            {},
+            r"data\.upload_window_bytes = 16777215: must be at least .* = 16777216",
+        ),
     ],
 )
 def test_a_bad_setting_is_refused_with_a_message_naming_it(

@@ -398,6 +398,7 @@ class UploadResponse(_message.Message):
     MAX_CHUNK_SIZE_FIELD_NUMBER: _builtins.int
     FINISHED_FIELD_NUMBER: _builtins.int
     FILE_FIELD_NUMBER: _builtins.int
+    WINDOW_SIZE_FIELD_NUMBER: _builtins.int
     upload_id: _builtins.str
     """Output only. The upload's id; pass it in UploadResume to continue."""
     committed_size: _builtins.int
@@ -410,6 +411,13 @@ class UploadResponse(_message.Message):
     """
     finished: _builtins.bool
     """Output only. True once the upload is FINISHED; the stream then ends."""
+    window_size: _builtins.int
+    """Output only. Most bytes a client should have sent beyond committed_size
+    before it waits for the next acknowledgement; set in the first response of
+    a stream (0 from servers that do not say: 16 MiB then). It always holds
+    the acknowledgement cadence and a chunk, so a client within it is never
+    waiting while the server waits for data.
+    """
     @_builtins.property
     def file(self) -> Global___FileInfo:
         """Output only. The visible file; set when finished is true."""
@@ -422,10 +430,11 @@ class UploadResponse(_message.Message):
         max_chunk_size: _builtins.int = ...,
         finished: _builtins.bool = ...,
         file: Global___FileInfo | None = ...,
+        window_size: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["file", b"file"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["committed_size", b"committed_size", "file", b"file", "finished", b"finished", "max_chunk_size", b"max_chunk_size", "upload_id", b"upload_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["committed_size", b"committed_size", "file", b"file", "finished", b"finished", "max_chunk_size", b"max_chunk_size", "upload_id", b"upload_id", "window_size", b"window_size"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
