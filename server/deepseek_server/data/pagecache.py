@@ -16,6 +16,7 @@ thread.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import ctypes.util
 import os
@@ -53,4 +54,6 @@ def drop(fd: int, offset: int, length: int) -> None:
     """Let the kernel free the cached pages of a range whose bytes are durable (or read).
     Pages still dirty and pages only partly in the range stay."""
     if length > 0 and hasattr(os, "posix_fadvise"):
-        os.posix_fadvise(fd, offset, length, os.POSIX_FADV_DONTNEED)
+        # A hint the filesystem refuses costs nothing but the pages it keeps.
+        with contextlib.suppress(OSError):
+            os.posix_fadvise(fd, offset, length, os.POSIX_FADV_DONTNEED)
