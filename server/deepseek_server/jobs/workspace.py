@@ -6,6 +6,7 @@ import json
 import logging
 import math
 import os
+import shutil
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -104,8 +105,8 @@ def _place_tree(source: Path, target: Path) -> None:
                 continue
             try:
                 os.link(Path(directory) / name, destination)
-            except OSError:
-                destination.write_bytes((Path(directory) / name).read_bytes())
+            except OSError:  # another filesystem: copied in the kernel, not through memory
+                shutil.copyfile(Path(directory) / name, destination)
         subdirs.sort()
 
 
