@@ -52,8 +52,6 @@ class Transaction(Queryable, Protocol):
     """Statements that commit together, yielded by :meth:`Store.transaction`.
 
     Reads inside see the transaction's own writes; ``fetch_*`` may run ``... RETURNING``.
-    A store may hold back ``execute_many`` until the next statement or the commit, so its
-    errors may surface there; either way the whole transaction rolls back.
     Using a transaction after its ``async with`` block ends raises :class:`StoreError`.
     """
 

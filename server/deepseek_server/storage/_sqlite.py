@@ -106,29 +106,21 @@ class _Connection:
 
 
 class _SqliteTransaction:
-    """A write transaction on the writer connection; BEGIN rides on its first statement.
+    """A write transaction on the writer connection; BEGIN rides on its first statement."""
 
-    Statements whose result nobody reads (``execute_many``) are held back and run on the
-    writer's thread together with the next statement or the commit: a transaction of inserts
-    costs one round trip to that thread, not one per statement. Their errors surface there.
-    """
-
-    __slots__ = ("_began", "_deferred", "_ended", "_store", "_writer")
+    __slots__ = ("_began", "_ended", "_store", "_writer")
 
     def __init__(self, store: SqliteStore, writer: _Connection) -> None:
         self._store = store
         self._writer = writer
         self._began = False
         self._ended = False
-        self._deferred: list[_Operation[None]] = []
 
     async def execute(self, sql: str, params: Params | None = None) -> int:
         return await self._run(partial(ops.execute, sql=sql, params=params))
 
     async def execute_many(self, sql: str, params_seq: Iterable[Params]) -> None:
-        if self._ended:
-            raise StoreError("the transaction has ended; open a new one")
-        self._deferred.append(partial(ops.execute_many, sql=sql, params_seq=list(params_seq)))
+        await self._run(partial(ops.execute_many, sql=sql, params_seq=list(params_seq)))
 
     async def fetch_one(self, sql: str, params: Params | None = None) -> Row | None:
         row: Row | None = await self._run(partial(ops.fetch_one, sql=sql, params=params))
@@ -140,44 +132,32 @@ class _SqliteTransaction:
     async def _run(self, operation: _Operation[T]) -> T:
         if self._ended:
             raise StoreError("the transaction has ended; open a new one")
-        return await self._store._call(self._writer, self._with_deferred(operation))
-
-    def _with_deferred(self, operation: _Operation[T]) -> _Operation[T]:
-        """``operation`` preceded by BEGIN (on the first call) and the held-back statements."""
         began = self._began
         self._began = True
-        deferred, self._deferred = self._deferred, []
 
         def in_transaction(connection: sqlite3.Connection) -> T:
             if not began:
                 connection.execute("BEGIN IMMEDIATE")
             elif not connection.in_transaction:
                 raise StoreError("SQLite rolled this transaction back after an earlier error")
-            for statement in deferred:
-                statement(connection)
             return operation(connection)
 
-        return in_transaction
+        return await self._store._call(self._writer, in_transaction)
 
     async def _finish(self, *, commit: bool) -> None:
         self._ended = True
+        if not self._began:
+            return
         if not commit:
-            self._deferred.clear()
-            if self._began:
-                await self._store._call(self._writer, ops.rollback)
+            await self._store._call(self._writer, ops.rollback)
             return
-        if not self._began and not self._deferred:
-            return
-        statements_then_commit = self._with_deferred(ops.commit)
 
-        def commit_or_roll_back(connection: sqlite3.Connection) -> None:
-            try:
-                statements_then_commit(connection)
-            except BaseException:
-                ops.rollback(connection)
-                raise
+        def commit_open_transaction(connection: sqlite3.Connection) -> None:
+            if not connection.in_transaction:
+                raise StoreError("SQLite rolled this transaction back after an earlier error")
+            ops.commit(connection)
 
-        await self._store._call(self._writer, commit_or_roll_back)
+        await self._store._call(self._writer, commit_open_transaction)
 
 
 class SqliteStore:
