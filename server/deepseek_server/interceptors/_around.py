@@ -27,17 +27,19 @@ def method_name(details: grpc.HandlerCallDetails) -> str:
     return method.decode() if isinstance(method, bytes) else method
 
 
-class AroundInterceptor(grpc.aio.ServerInterceptor, abc.ABC):
-    """Wraps every handler's behaviour in :meth:`around`; wrapped handlers are cached per method."""
+class WrappingInterceptor(grpc.aio.ServerInterceptor, abc.ABC):
+    """Replaces each method's handler by the one :meth:`wrap` makes, cached per method."""
 
     def __init__(self) -> None:
         self._wrapped: dict[str, Handler] = {}
 
     @abc.abstractmethod
-    def around(
-        self, method: str, context: grpc.aio.ServicerContext[Any, Any]
-    ) -> AbstractAsyncContextManager[None]:
-        """Return the context manager that encloses one call of ``method``."""
+    def wrap(self, handler: Handler, method: str) -> Handler | None:
+        """The handler to use for ``method`` instead of ``handler``; None to leave it as is."""
+
+    def forget_wrapped(self) -> None:
+        """Wrap every method afresh from the next call on."""
+        self._wrapped.clear()
 
     async def intercept_service(
         self,
@@ -51,9 +53,24 @@ class AroundInterceptor(grpc.aio.ServerInterceptor, abc.ABC):
         handler = await continuation(handler_call_details)
         if handler is None:  # unknown method: gRPC answers UNIMPLEMENTED itself
             return handler
-        wrapped = _wrap(handler, method, self.around)
+        wrapped = self.wrap(handler, method)
+        if wrapped is None:
+            return handler
         self._wrapped[method] = wrapped
         return wrapped
+
+
+class AroundInterceptor(WrappingInterceptor):
+    """Wraps every handler's behaviour in :meth:`around`."""
+
+    @abc.abstractmethod
+    def around(
+        self, method: str, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> AbstractAsyncContextManager[None]:
+        """Return the context manager that encloses one call of ``method``."""
+
+    def wrap(self, handler: Handler, method: str) -> Handler:
+        return _wrap(handler, method, self.around)
 
 
 def _wrap(
@@ -61,7 +78,7 @@ def _wrap(
     method: str,
     around: Callable[[str, grpc.aio.ServicerContext[Any, Any]], AbstractAsyncContextManager[None]],
 ) -> Handler:
-    shape = _shape(handler)
+    shape = call_shape(handler)
     behavior: Behavior = getattr(handler, shape)
 
     if inspect.isasyncgenfunction(behavior):
@@ -83,7 +100,8 @@ def _wrap(
     return handler._replace(**{shape: called})  # type: ignore[attr-defined, no-any-return]
 
 
-def _shape(handler: Handler) -> str:
+def call_shape(handler: Handler) -> str:
+    """The name of the handler's behaviour attribute: ``unary_unary``, ``stream_stream``..."""
     if handler.request_streaming:
         return "stream_stream" if handler.response_streaming else "stream_unary"
     return "unary_stream" if handler.response_streaming else "unary_unary"

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 from urllib.parse import unquote
 
@@ -30,7 +30,7 @@ from deepseek_server.context import (
     current_call,
     current_principal,
 )
-from deepseek_server.interceptors._around import Handler, method_name
+from deepseek_server.interceptors._around import Handler, WrappingInterceptor, call_shape
 from deepseek_server.interceptors.errors import status_from_error
 
 _CODE_NAMES = {code.value[0]: code.name for code in grpc.StatusCode}
@@ -49,7 +49,7 @@ _RESPONSE_RESOURCE_PATHS = (("job", "id"), ("upload_id",), ("dataset", "name"), 
 Resource = Callable[[Any], str]
 
 
-class AuditInterceptor(grpc.aio.ServerInterceptor):
+class AuditInterceptor(WrappingInterceptor):
     """Hands one :class:`~deepseek_server.audit.AuditRecord` per call to the audit log.
 
     ``anonymous`` is who a call acts for when authentication noted nobody: the local user when
@@ -58,32 +58,21 @@ class AuditInterceptor(grpc.aio.ServerInterceptor):
     """
 
     def __init__(self, anonymous: Principal | None) -> None:
+        super().__init__()
         self._anonymous = anonymous
         self._log: AuditLog | None = None
-        self._wrapped: dict[str, Handler] = {}
 
     def attach(self, log: AuditLog | None) -> None:
         """Record calls into ``log`` from now on (``None``: stop recording)."""
         self._log = log
-        self._wrapped.clear()
+        self.forget_wrapped()
 
-    async def intercept_service(
-        self,
-        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[Handler | None]],
-        handler_call_details: grpc.HandlerCallDetails,
-    ) -> Handler | None:
-        method = method_name(handler_call_details)
-        wrapped = self._wrapped.get(method)
-        if wrapped is not None:
-            return wrapped
-        handler = await continuation(handler_call_details)
+    def wrap(self, handler: Handler, method: str) -> Handler | None:
         log = self._log
         action = action_of(method)
-        if handler is None or log is None or action is None:
-            return handler
-        wrapped = _Recorder(log, method, action, self._anonymous).wrap(handler)
-        self._wrapped[method] = wrapped
-        return wrapped
+        if log is None or action is None:
+            return None
+        return _Recorder(log, method, action, self._anonymous).wrap(handler)
 
 
 class _Tally:
@@ -127,10 +116,7 @@ class _Recorder:
         self._response_resource: Resource | None = None
 
     def wrap(self, handler: Handler) -> Handler:
-        if handler.request_streaming:
-            shape = "stream_stream" if handler.response_streaming else "stream_unary"
-        else:
-            shape = "unary_stream" if handler.response_streaming else "unary_unary"
+        shape = call_shape(handler)
         behavior = getattr(handler, shape)
         streams_requests = bool(handler.request_streaming)
 
